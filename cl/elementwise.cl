@@ -1,0 +1,69 @@
+/* Element-wise kernels on tensor views: inference batch normalisation, ReLU,
+ * addition, copy into a slice, and bias + ReLU on a GEMM result.
+ *
+ * A view is (pointer, off, bstride): element i of image n is at
+ * off + n * bstride + i, images being contiguous runs. Index arithmetic is in
+ * int: the host guarantees every buffer holds fewer than 2^31 floats. */
+
+/* out = in * scale[c] + shift[c] (relu).
+ * NDRange: dim 0 = pixels (hw), dim 1 = channels, dim 2 = batch. */
+__kernel void batchnorm_inference(__global const float *in, int in_off, int in_bstride,
+                                  __global float *out, int out_off, int out_bstride,
+                                  __global const float *scale, __global const float *shift,
+                                  int hw, int relu) {
+    const int p = (int)get_global_id(0);
+    const int ch = (int)get_global_id(1);
+    const int n = (int)get_global_id(2);
+    if (p >= hw)
+        return;
+    const int i = ch * hw + p;
+    const float v = in[in_off + n * in_bstride + i] * scale[ch] + shift[ch];
+    out[out_off + n * out_bstride + i] = relu ? fmax(v, 0.0f) : v;
+}
+
+/* out = max(in, 0). NDRange: dim 0 = elements per image, dim 1 = batch. */
+__kernel void relu(__global const float *in, int in_off, int in_bstride, __global float *out,
+                   int out_off, int out_bstride, int count) {
+    const int i = (int)get_global_id(0);
+    const int n = (int)get_global_id(1);
+    if (i >= count)
+        return;
+    out[out_off + n * out_bstride + i] = fmax(in[in_off + n * in_bstride + i], 0.0f);
+}
+
+/* out = a + b (relu). NDRange: dim 0 = elements per image, dim 1 = batch. */
+__kernel void add(__global const float *a, int a_off, int a_bstride, __global const float *b,
+                  int b_off, int b_bstride, __global float *out, int out_off, int out_bstride,
+                  int count, int relu) {
+    const int i = (int)get_global_id(0);
+    const int n = (int)get_global_id(1);
+    if (i >= count)
+        return;
+    const float v = a[a_off + n * a_bstride + i] + b[b_off + n * b_bstride + i];
+    out[out_off + n * out_bstride + i] = relu ? fmax(v, 0.0f) : v;
+}
+
+/* out = in. NDRange: dim 0 = elements per image, dim 1 = batch. */
+__kernel void copy(__global const float *in, int in_off, int in_bstride, __global float *out,
+                   int out_off, int out_bstride, int count) {
+    const int i = (int)get_global_id(0);
+    const int n = (int)get_global_id(1);
+    if (i >= count)
+        return;
+    out[out_off + n * out_bstride + i] = in[in_off + n * in_bstride + i];
+}
+
+/* In place on a batch of row-major matrices (rows x cols, row stride ld):
+ * x = x + bias[row] (relu). Finishes GEMMs of libraries without fused
+ * epilogues. NDRange: dim 0 = columns, dim 1 = rows, dim 2 = batch. */
+__kernel void bias_relu(__global float *x, int off, int ld, int bstride, int cols,
+                        __global const float *bias, int has_bias, int relu) {
+    const int col = (int)get_global_id(0);
+    const int row = (int)get_global_id(1);
+    const int n = (int)get_global_id(2);
+    if (col >= cols)
+        return;
+    const int i = off + n * bstride + row * ld + col;
+    const float v = x[i] + (has_bias ? bias[row] : 0.0f);
+    x[i] = relu ? fmax(v, 0.0f) : v;
+}

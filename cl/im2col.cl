@@ -1,0 +1,52 @@
+/* Unfolds convolution patches into a matrix so that a GEMM computes the
+ * convolution. Per image the columns are [K = in_c * kh * kw][P = out_h * out_w]
+ * row-major, images one after another: row (ci, ky, kx) holds, for every
+ * output pixel, the input value that kernel tap multiplies (0 in padding).
+ * The GEMM is then out[n] (out_c x P) = weight (out_c x K) x columns[n].
+ *
+ * Index arithmetic is in int: the host guarantees every buffer holds fewer
+ * than 2^31 floats.
+ *
+ * NDRange: dim 0 = ceil(out_w / X_RUN), dim 1 = output rows, dim 2 = batch * K. */
+
+#ifndef X_RUN
+#define X_RUN 1 /* output columns per work-item: runs amortise the index arithmetic on CPUs */
+#endif
+#if X_RUN < 1
+#error "X_RUN must be positive"
+#endif
+
+__kernel void im2col(__global const float *in, int in_off, int in_bstride,
+                     __global float *columns, int in_c, int in_h, int in_w, int out_h, int out_w,
+                     int kh, int kw, int sh, int sw, int dh, int dw, int pad_top, int pad_left) {
+    const int ox0 = (int)get_global_id(0) * X_RUN;
+    const int oy = (int)get_global_id(1);
+    const int kk = kh * kw;
+    const int rows = in_c * kk;
+    const int n = (int)get_global_id(2) / rows;
+    const int row = (int)get_global_id(2) - n * rows;
+    if (ox0 >= out_w || oy >= out_h)
+        return;
+
+    const int ci = row / kk;
+    const int tap = row - ci * kk;
+    const int ky = tap / kw;
+    const int kx = tap - ky * kw;
+    const int iy = oy * sh - pad_top + ky * dh;
+    __global float *dst = columns + (n * rows + row) * (out_h * out_w) + oy * out_w;
+    const int count = min(X_RUN, out_w - ox0);
+    if (iy < 0 || iy >= in_h) {
+        for (int p = 0; p < count; p++)
+            dst[ox0 + p] = 0.0f;
+        return;
+    }
+
+    /* Clamped columns keep the loads in bounds; the select zeroes padding. */
+    const __global float *src = in + in_off + n * in_bstride + (ci * in_h + iy) * in_w;
+    const int ix0 = ox0 * sw - pad_left + kx * dw;
+    for (int p = 0; p < count; p++) {
+        const int ix = ix0 + p * sw;
+        const float v = src[clamp(ix, 0, in_w - 1)];
+        dst[ox0 + p] = (ix >= 0 && ix < in_w) ? v : 0.0f;
+    }
+}

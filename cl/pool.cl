@@ -1,0 +1,82 @@
+/* Pooling over windows and over whole images: max pooling (padding never
+ * wins), average pooling (padding excluded from the count) and global
+ * average pooling.
+ *
+ * Views: element (n, c, y, x) at off + n * bstride + (c * h + y) * w + x.
+ * Index arithmetic is in int: the host guarantees every buffer holds fewer
+ * than 2^31 floats. */
+
+/* The window of output (oy, ox) clipped to the input: rows [y0, y1), columns
+ * [x0, x1). Shared by both window kernels. */
+#define POOL_WINDOW()                                                                           \
+    const int ox = (int)get_global_id(0);                                                       \
+    const int oy = (int)get_global_id(1);                                                       \
+    const int n = (int)get_global_id(2) / c;                                                    \
+    const int ch = (int)get_global_id(2) - n * c;                                               \
+    if (ox >= out_w || oy >= out_h)                                                             \
+        return;                                                                                 \
+    const int ys = oy * sh - pad_top;                                                           \
+    const int xs = ox * sw - pad_left;                                                          \
+    const int y0 = max(ys, 0), y1 = min(ys + kh, in_h);                                         \
+    const int x0 = max(xs, 0), x1 = min(xs + kw, in_w);                                         \
+    const __global float *plane = in + in_off + n * in_bstride + ch * in_h * in_w;              \
+    const int dst = out_off + n * out_bstride + (ch * out_h + oy) * out_w + ox
+
+/* NDRange for both: dim 0 = output columns, dim 1 = output rows,
+ * dim 2 = batch * channels. */
+__kernel void maxpool2d(__global const float *in, int in_off, int in_bstride, __global float *out,
+                        int out_off, int out_bstride, int c, int in_h, int in_w, int out_h,
+                        int out_w, int kh, int kw, int sh, int sw, int pad_top, int pad_left) {
+    POOL_WINDOW();
+    /* Padded positions are skipped, which is the same as padding with -inf. */
+    float best = -INFINITY;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            best = fmax(best, plane[y * in_w + x]);
+    out[dst] = best;
+}
+
+__kernel void avgpool2d(__global const float *in, int in_off, int in_bstride, __global float *out,
+                        int out_off, int out_bstride, int c, int in_h, int in_w, int out_h,
+                        int out_w, int kh, int kw, int sh, int sw, int pad_top, int pad_left) {
+    POOL_WINDOW();
+    float sum = 0.0f;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            sum += plane[y * in_w + x];
+    /* A window entirely in padding has no elements; it averages to 0. */
+    const int count = max(y1 - y0, 0) * max(x1 - x0, 0);
+    out[dst] = count > 0 ? sum / (float)count : 0.0f;
+}
+
+#ifndef GAP_LANES
+#define GAP_LANES 4 /* partial sums per work-item: shorter chains round less and pipeline better */
+#endif
+#if GAP_LANES < 1 || GAP_LANES > 16
+#error "GAP_LANES must be between 1 and 16"
+#endif
+
+/* out[n][c] = mean of the hw pixels of channel c. Output is a flat view
+ * (element (n, c) at out_off + n * out_bstride + c).
+ * NDRange: dim 0 = channels, dim 1 = batch. */
+__kernel void global_avgpool(__global const float *in, int in_off, int in_bstride,
+                             __global float *out, int out_off, int out_bstride, int c, int hw) {
+    const int ch = (int)get_global_id(0);
+    const int n = (int)get_global_id(1);
+    if (ch >= c)
+        return;
+    const __global float *plane = in + in_off + n * in_bstride + ch * hw;
+    float lane[GAP_LANES];
+    for (int l = 0; l < GAP_LANES; l++)
+        lane[l] = 0.0f;
+    int i = 0;
+    for (; i + GAP_LANES <= hw; i += GAP_LANES)
+        for (int l = 0; l < GAP_LANES; l++)
+            lane[l] += plane[i + l];
+    for (; i < hw; i++)
+        lane[0] += plane[i];
+    float sum = 0.0f;
+    for (int l = 0; l < GAP_LANES; l++)
+        sum += lane[l];
+    out[out_off + n * out_bstride + ch] = sum / (float)hw;
+}

@@ -1,0 +1,103 @@
+/* Launchers of the device kernels, one family per file (conv2d.c, gemm.c,
+ * elementwise.c, pool.c, dense.c, softmax.c). They enqueue work and return;
+ * nothing here waits for the device.
+ *
+ * Tensors are passed as views: element (n, c, y, x) of a tensor with h x w
+ * pixels lives at index offset + n * batch_stride + (c * h + y) * w + x of
+ * buf. A plain NCHW tensor has batch_stride = c * h * w; a slice of a wider
+ * channel-concatenated tensor has the wider tensor's stride and its channel
+ * offset folded into offset. Flat (rank-1) tensors use h = w = 1.
+ *
+ * Weights: conv2d OIHW [out_c][in_c][kh][kw]; dense [units][in_features];
+ * bias arrays may be NULL (no bias). relu != 0 applies max(x, 0) to the
+ * result. Every launcher appends its events to `events` when it is not NULL. */
+#ifndef CLNET_KERNELS_H
+#define CLNET_KERNELS_H
+
+#include "context.h"
+#include "geometry.h"
+
+typedef struct clnet_dview {
+    cl_mem buf;
+    int offset;
+    int batch_stride;
+} clnet_dview;
+
+/* The GEMM backend used for CLNET_GEMM_AUTO on this device: clnet's own
+ * kernels on CPUs (CLBlast's untuned kernels are far slower there),
+ * CLBlast elsewhere. */
+clnet_gemm_backend clnet_gemm_auto_backend(const clnet_context *ctx);
+
+/* C[b] = A x B[b] (+ bias per row) (relu), for b in [0, batch):
+ * A is M x K row-major at a_off with row stride lda, shared by every b;
+ * B[b] is K x N row-major at b_off + b * b_stride, row stride ldb;
+ * C[b] is M x N row-major at c_off + b * c_stride, row stride ldc. */
+typedef struct clnet_gemm_args {
+    int m, n, k, batch;
+    cl_mem a;
+    int a_off, lda;
+    cl_mem b;
+    int b_off, ldb, b_stride;
+    cl_mem c;
+    int c_off, ldc, c_stride;
+    cl_mem bias; /* M floats or NULL */
+    int relu;
+} clnet_gemm_args;
+clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const clnet_gemm_args *args,
+                        clnet_events *events);
+
+clnet_status clnet_conv2d_direct(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
+                                 clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
+                                 int relu, clnet_events *events);
+
+/* Floats of scratch space clnet_conv2d_im2col_gemm needs for a batch. */
+size_t clnet_conv2d_im2col_scratch(const clnet_conv_geometry *g, int batch);
+clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
+                                      clnet_dview in, clnet_dview out, cl_mem weight,
+                                      cl_mem bias, int relu, clnet_gemm_backend backend,
+                                      cl_mem scratch, clnet_events *events);
+
+/* Whether a convolution is a plain GEMM over pixels: 1x1 kernel, stride 1,
+ * no padding. */
+int clnet_conv2d_is_pointwise(const clnet_conv_geometry *g);
+clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
+                                  clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
+                                  int relu, clnet_gemm_backend backend, clnet_events *events);
+
+/* out = in * scale[c] + shift[c] (relu): inference batch normalisation with
+ * scale = gamma / sqrt(var + eps) and shift = beta - mean * scale. */
+clnet_status clnet_batchnorm(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
+                             clnet_dview out, cl_mem scale, cl_mem shift, int relu,
+                             clnet_events *events);
+
+/* out = max(in, 0) over c * hw elements per image. */
+clnet_status clnet_relu(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
+                        clnet_dview out, clnet_events *events);
+
+/* out = a + b (relu), over `count` elements per image. */
+clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
+                       clnet_dview out, int relu, clnet_events *events);
+
+/* out = in over `count` elements per image (concatenation into a slice). */
+clnet_status clnet_copy(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,
+                        clnet_events *events);
+
+/* op is CLNET_OP_MAXPOOL or CLNET_OP_AVGPOOL (padding excluded from the
+ * average's count). */
+clnet_status clnet_pool2d(clnet_context *ctx, clnet_op op, const clnet_pool_geometry *g,
+                          int batch, clnet_dview in, clnet_dview out, clnet_events *events);
+
+/* out[n][c] = mean over hw of in[n][c]. */
+clnet_status clnet_global_avgpool(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
+                                  clnet_dview out, clnet_events *events);
+
+/* out[n][u] = sum_i in[n][i] * weight[u][i] (+ bias[u]) (relu). */
+clnet_status clnet_dense(clnet_context *ctx, int in_features, int units, int batch,
+                         clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias, int relu,
+                         clnet_gemm_backend backend, clnet_events *events);
+
+/* Softmax over the c channels of each of the hw pixels of each image. */
+clnet_status clnet_softmax(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
+                           clnet_dview out, clnet_events *events);
+
+#endif

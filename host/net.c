@@ -1,0 +1,289 @@
+/* Compiled networks: creation, running a batch, and what the plan reports. */
+#include "net.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *clnet_conv_algo_name(clnet_conv_algo algo) {
+    switch (algo) {
+    case CLNET_CONV_AUTO: return "auto";
+    case CLNET_CONV_DIRECT: return "direct";
+    case CLNET_CONV_IM2COL_GEMM: return "im2col_gemm";
+    case CLNET_CONV_GEMM_1X1: return "gemm1x1";
+    }
+    return "unknown";
+}
+
+const char *clnet_gemm_backend_name(clnet_gemm_backend backend) {
+    switch (backend) {
+    case CLNET_GEMM_AUTO: return "auto";
+    case CLNET_GEMM_CLNET: return "clnet";
+    case CLNET_GEMM_CLBLAST: return "clblast";
+    }
+    return "unknown";
+}
+
+clnet_net_options clnet_net_options_default(void) {
+    clnet_net_options o;
+    memset(&o, 0, sizeof o);
+    o.fold_batchnorm = 1;
+    o.fuse_activations = 1;
+    o.reuse_memory = 1;
+    o.concat_in_place = 1;
+    o.conv_algo = CLNET_CONV_AUTO;
+    o.gemm_backend = CLNET_GEMM_AUTO;
+    return o;
+}
+
+void clnet_net_destroy(clnet_net *net) {
+    if (!net)
+        return;
+    for (int i = 0; i < net->n_steps; i++) {
+        clnet_step *s = &net->steps[i];
+        clnet_buffer_release(s->weight);
+        clnet_buffer_release(s->bias);
+        clnet_events_free(&s->events);
+        free(s->label);
+    }
+    free(net->steps);
+    free(net->placement);
+    free(net->regions);
+    clnet_buffer_release(net->arena);
+    clnet_buffer_release(net->scratch);
+    free(net);
+}
+
+static clnet_status check_graph(const clnet_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const clnet_node *node = &g->nodes[i];
+        if (node->layer && (node->op == CLNET_OP_CONV2D || node->op == CLNET_OP_DENSE ||
+                            node->op == CLNET_OP_BATCHNORM) &&
+            !node->layer->built)
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "layer '%s' has no weights",
+                              node->layer->name);
+    }
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_net_create(clnet_context *ctx, const clnet_graph *g,
+                              const clnet_net_options *options, clnet_net **out) {
+    if (!ctx || !g || !out)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_create: NULL argument");
+    *out = NULL;
+    CLNET_TRY(check_graph(g));
+    clnet_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory creating a net");
+    net->ctx = ctx;
+    net->graph = g;
+    net->options = options ? *options : clnet_net_options_default();
+
+    clnet_status s = clnet_net_plan(net);
+    if (s == CLNET_STATUS_OK)
+        s = clnet_net_upload_weights(net);
+    if (s != CLNET_STATUS_OK) {
+        clnet_net_destroy(net);
+        return s;
+    }
+    *out = net;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_net_update_weights(clnet_net *net) {
+    if (!net)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_update_weights: NULL net");
+    return clnet_net_upload_weights(net);
+}
+
+/* The device view of tensor t for a batch. */
+static clnet_dview view_of(const clnet_net *net, int t, int batch) {
+    const clnet_placement *p = &net->placement[t];
+    const clnet_region *r = &net->regions[p->region];
+    clnet_dview v;
+    v.buf = net->arena;
+    v.offset = (int)(r->offset * (size_t)batch + p->offset);
+    v.batch_stride = (int)r->size;
+    return v;
+}
+
+static size_t scratch_floats(const clnet_net *net, int batch) {
+    size_t most = 0;
+    for (int i = 0; i < net->n_steps; i++) {
+        const clnet_step *s = &net->steps[i];
+        if (s->kind == CLNET_STEP_CONV2D && s->algo == CLNET_CONV_IM2COL_GEMM) {
+            size_t n = clnet_conv2d_im2col_scratch(&net->graph->nodes[s->node].geom.conv, batch);
+            if (n > most)
+                most = n;
+        }
+    }
+    return most;
+}
+
+/* Sizes the arena and the scratch buffer for a batch, growing only. */
+static clnet_status reserve(clnet_net *net, int batch) {
+    if ((double)net->arena_floats_per_image * batch >= (double)INT_MAX)
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                          "batch %d needs %zu activation floats per image, over the 2^31 "
+                          "elements that the kernels' 32-bit indexing reaches",
+                          batch, net->arena_floats_per_image);
+    if (net->arena_batch < batch) {
+        clnet_buffer_release(net->arena);
+        net->arena = NULL;
+        net->arena_batch = 0;
+        CLNET_TRY(clnet_buffer_create(net->ctx, net->arena_floats_per_image * batch * sizeof(float),
+                                      "activations", &net->arena));
+        net->arena_batch = batch;
+    }
+    size_t need = scratch_floats(net, batch);
+    if (need > net->scratch_floats) {
+        if ((double)need >= (double)INT_MAX)
+            return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                              "batch %d needs %zu im2col floats, over 2^31", batch, need);
+        clnet_buffer_release(net->scratch);
+        net->scratch = NULL;
+        net->scratch_floats = 0;
+        CLNET_TRY(clnet_buffer_create(net->ctx, need * sizeof(float), "im2col scratch",
+                                      &net->scratch));
+        net->scratch_floats = need;
+    }
+    return CLNET_STATUS_OK;
+}
+
+/* Moves batch images of tensor t between the host and the arena; a slice
+ * of a concatenation is strided, so it moves image by image. */
+static clnet_status transfer(clnet_net *net, int t, int batch, float *host, int to_device) {
+    clnet_dview v = view_of(net, t, batch);
+    size_t size = clnet_shape_size(net->graph->nodes[t].shape);
+    size_t bytes = size * sizeof(float);
+    if ((size_t)v.batch_stride == size) {
+        size_t offset = (size_t)v.offset * sizeof(float);
+        return to_device ? clnet_buffer_write(net->ctx, v.buf, offset, bytes * batch, host)
+                         : clnet_buffer_read(net->ctx, v.buf, offset, bytes * batch, host);
+    }
+    for (int n = 0; n < batch; n++) {
+        size_t offset = ((size_t)v.offset + (size_t)n * v.batch_stride) * sizeof(float);
+        float *image = host + (size_t)n * size;
+        CLNET_TRY(to_device ? clnet_buffer_write(net->ctx, v.buf, offset, bytes, image)
+                            : clnet_buffer_read(net->ctx, v.buf, offset, bytes, image));
+    }
+    return CLNET_STATUS_OK;
+}
+
+static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
+    const clnet_graph *g = net->graph;
+    const clnet_node *node = &g->nodes[s->node];
+    clnet_context *ctx = net->ctx;
+    clnet_events *ev = ctx->profiling ? &s->events : NULL;
+    clnet_dview in = view_of(net, s->in[0], batch);
+    clnet_dview out = view_of(net, s->out, batch);
+    clnet_shape in_shape = s->in_shape;
+    int hw = in_shape.h * in_shape.w;
+
+    switch (s->kind) {
+    case CLNET_STEP_CONV2D: {
+        const clnet_conv_geometry *c = &node->geom.conv;
+        if (s->algo == CLNET_CONV_DIRECT)
+            return clnet_conv2d_direct(ctx, c, batch, in, out, s->weight, s->bias, s->relu, ev);
+        if (s->algo == CLNET_CONV_GEMM_1X1)
+            return clnet_conv2d_gemm1x1(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
+                                        s->backend, ev);
+        return clnet_conv2d_im2col_gemm(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
+                                        s->backend, net->scratch, ev);
+    }
+    case CLNET_STEP_BATCHNORM:
+        return clnet_batchnorm(ctx, in_shape.c, hw, batch, in, out, s->weight, s->bias, s->relu,
+                               ev);
+    case CLNET_STEP_RELU:
+        return clnet_relu(ctx, in_shape.c, hw, batch, in, out, ev);
+    case CLNET_STEP_ADD:
+        return clnet_add(ctx, (int)clnet_shape_size(in_shape), batch, in,
+                         view_of(net, s->in[1], batch), out, s->relu, ev);
+    case CLNET_STEP_COPY:
+        out.offset += s->out_channel_offset * node->shape.h * node->shape.w;
+        return clnet_copy(ctx, (int)clnet_shape_size(in_shape), batch, in, out, ev);
+    case CLNET_STEP_POOL:
+        return clnet_pool2d(ctx, node->op, &node->geom.pool, batch, in, out, ev);
+    case CLNET_STEP_GLOBAL_AVGPOOL:
+        return clnet_global_avgpool(ctx, in_shape.c, hw, batch, in, out, ev);
+    case CLNET_STEP_DENSE:
+        return clnet_dense(ctx, in_shape.c, node->shape.c, batch, in, out, s->weight, s->bias,
+                           s->relu, s->backend, ev);
+    case CLNET_STEP_SOFTMAX:
+        return clnet_softmax(ctx, in_shape.c, hw, batch, in, out, ev);
+    }
+    return clnet_fail(CLNET_STATUS_UNSUPPORTED, "step '%s' has unknown kind %d", s->label,
+                      (int)s->kind);
+}
+
+clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs,
+                           float *const *outputs) {
+    if (!net || !inputs || !outputs)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_run: NULL argument");
+    if (batch <= 0)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_run: batch %d must be positive",
+                          batch);
+    const clnet_graph *g = net->graph;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!inputs[i])
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_run: input %d is NULL", i);
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!outputs[i])
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_run: output %d is NULL",
+                              i);
+
+    CLNET_TRY(reserve(net, batch));
+    if (net->options.poison_activations)
+        CLNET_TRY(clnet_buffer_fill(net->ctx, net->arena, 0,
+                                    net->arena_floats_per_image * batch * sizeof(float), NAN));
+    for (int i = 0; i < g->n_inputs; i++)
+        CLNET_TRY(transfer(net, g->inputs[i], batch, (float *)inputs[i], 1));
+
+    for (int i = 0; i < net->n_steps; i++) {
+        clnet_step *s = &net->steps[i];
+        clnet_events_clear(&s->events);
+        clnet_status st = run_step(net, s, batch);
+        if (st != CLNET_STATUS_OK)
+            return clnet_fail_context(st, "step %d (%s, %s): ", i, s->label, s->kernel_name);
+    }
+
+    for (int i = 0; i < g->n_outputs; i++)
+        CLNET_TRY(transfer(net, g->outputs[i], batch, outputs[i], 0));
+    CLNET_TRY(clnet_context_finish(net->ctx));
+    if (net->ctx->profiling)
+        for (int i = 0; i < net->n_steps; i++)
+            net->steps[i].last_ms = clnet_events_ms(&net->steps[i].events);
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_net_memory(const clnet_net *net, int batch, clnet_memory_report *out) {
+    if (!net || !out || batch <= 0)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clnet_net_memory: NULL argument or batch %d not positive", batch);
+    out->activation_bytes = (uint64_t)net->arena_floats_per_image * batch * sizeof(float);
+    out->activation_bytes_without_reuse =
+        (uint64_t)net->plain_floats_per_image * batch * sizeof(float);
+    out->weight_bytes = net->weight_bytes;
+    out->scratch_bytes = (uint64_t)scratch_floats(net, batch) * sizeof(float);
+    return CLNET_STATUS_OK;
+}
+
+int clnet_net_step_count(const clnet_net *net) {
+    return net ? net->n_steps : 0;
+}
+
+clnet_status clnet_net_step_info(const clnet_net *net, int index, clnet_step_info *out) {
+    if (!net || !out)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "clnet_net_step_info: NULL argument");
+    if (index < 0 || index >= net->n_steps)
+        return clnet_fail(CLNET_STATUS_NOT_FOUND, "the net has %d steps; no step %d",
+                          net->n_steps, index);
+    const clnet_step *s = &net->steps[index];
+    out->label = s->label;
+    out->kernel = s->kernel_name;
+    out->node = s->out;
+    out->macs_per_image = s->macs_per_image;
+    out->last_ms = s->last_ms;
+    return CLNET_STATUS_OK;
+}

@@ -1,0 +1,524 @@
+/* Compiling a graph into steps: batch-norm folding, activation fusion,
+ * in-place concatenation, the choice of algorithm per convolution, and the
+ * memory plan that lets tensors with disjoint lifetimes share memory. */
+#include "net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-image region sizes are rounded up to this many floats so that every
+ * region starts 64-byte aligned whatever the batch size. */
+#define REGION_ALIGN_FLOATS 16
+
+typedef struct planner {
+    clnet_net *net;
+    const clnet_graph *g;
+    int *consumers;     /* per tensor: how many node inputs read it */
+    int *sole_consumer; /* per tensor: the consuming node when consumers == 1 */
+    int *is_output;     /* per tensor: listed among the graph outputs */
+    int *storage;       /* per tensor: tensor owning its memory, -1 if fused away */
+    int *parent;        /* per storage tensor: concat it is placed in, or -1 */
+    size_t *parent_offset; /* per storage tensor: float offset per image in parent */
+} planner;
+
+static void planner_free(planner *p) {
+    free(p->consumers);
+    free(p->sole_consumer);
+    free(p->is_output);
+    free(p->storage);
+    free(p->parent);
+    free(p->parent_offset);
+}
+
+static clnet_status planner_init(planner *p, clnet_net *net) {
+    memset(p, 0, sizeof *p);
+    p->net = net;
+    p->g = net->graph;
+    size_t n = (size_t)p->g->n_nodes;
+    p->consumers = calloc(n, sizeof *p->consumers);
+    p->sole_consumer = calloc(n, sizeof *p->sole_consumer);
+    p->is_output = calloc(n, sizeof *p->is_output);
+    p->storage = calloc(n, sizeof *p->storage);
+    p->parent = calloc(n, sizeof *p->parent);
+    p->parent_offset = calloc(n, sizeof *p->parent_offset);
+    if (!p->consumers || !p->sole_consumer || !p->is_output || !p->storage || !p->parent ||
+        !p->parent_offset) {
+        planner_free(p);
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory planning the network");
+    }
+    for (size_t i = 0; i < n; i++) {
+        p->sole_consumer[i] = -1;
+        p->storage[i] = -1;
+        p->parent[i] = -1;
+    }
+    for (int i = 0; i < p->g->n_nodes; i++) {
+        const clnet_node *node = &p->g->nodes[i];
+        for (int k = 0; k < node->n_inputs; k++) {
+            int t = node->inputs[k];
+            p->consumers[t]++;
+            p->sole_consumer[t] = p->consumers[t] == 1 ? i : -1;
+        }
+    }
+    for (int i = 0; i < p->g->n_outputs; i++)
+        p->is_output[p->g->outputs[i]] = 1;
+    return CLNET_STATUS_OK;
+}
+
+/* The node that may be fused into the step producing tensor t: t's only
+ * consumer, provided t is not needed on its own. -1 otherwise. */
+static int fusable_consumer(const planner *p, int t) {
+    if (!p->net->options.fuse_activations && !p->net->options.fold_batchnorm)
+        return -1;
+    if (p->consumers[t] != 1 || p->is_output[t])
+        return -1;
+    return p->sole_consumer[t];
+}
+
+static int is_relu_node(const clnet_graph *g, int node) {
+    return node >= 0 && g->nodes[node].op == CLNET_OP_ACTIVATION &&
+           g->nodes[node].layer->u.activation == CLNET_ACT_RELU;
+}
+
+static const char *node_name(const clnet_graph *g, int node) {
+    const clnet_node *n = &g->nodes[node];
+    return n->layer ? n->layer->name : n->input_name;
+}
+
+static clnet_status push_step(planner *p, clnet_step_kind kind, int node, clnet_step **out) {
+    clnet_net *net = p->net;
+    if (net->n_steps == net->cap_steps) {
+        int cap = net->cap_steps ? net->cap_steps * 2 : 64;
+        clnet_step *steps = realloc(net->steps, (size_t)cap * sizeof *steps);
+        if (!steps)
+            return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory planning steps");
+        net->steps = steps;
+        net->cap_steps = cap;
+    }
+    clnet_step *s = &net->steps[net->n_steps++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->node = node;
+    s->folded_bn = -1;
+    s->last_ms = -1;
+    s->out = node;
+    const clnet_node *n = &p->g->nodes[node];
+    s->in_shape = n->n_inputs > 0 ? p->g->nodes[n->inputs[0]].shape : n->shape;
+    *out = s;
+    return CLNET_STATUS_OK;
+}
+
+/* Appends "+name" to a step's label. */
+static clnet_status label_append(clnet_step *s, const char *name) {
+    size_t old = s->label ? strlen(s->label) : 0;
+    char *label = realloc(s->label, old + strlen(name) + 2);
+    if (!label)
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory naming a step");
+    if (old)
+        label[old++] = '+';
+    strcpy(label + old, name);
+    s->label = label;
+    return CLNET_STATUS_OK;
+}
+
+static clnet_conv_algo choose_conv_algo(const clnet_net *net, const clnet_conv_geometry *c) {
+    int pointwise = clnet_conv2d_is_pointwise(c);
+    switch (net->options.conv_algo) {
+    case CLNET_CONV_DIRECT:
+    case CLNET_CONV_IM2COL_GEMM:
+        return net->options.conv_algo;
+    case CLNET_CONV_GEMM_1X1:
+        if (pointwise)
+            return CLNET_CONV_GEMM_1X1;
+        break;
+    case CLNET_CONV_AUTO:
+        break;
+    }
+    if (pointwise)
+        return CLNET_CONV_GEMM_1X1;
+    /* A GEMM pays for unfolding the patches once the reduction is long
+     * enough to keep its tiles busy; short ones (the 3-channel stem) run
+     * faster directly. */
+    return c->in_c * c->kh * c->kw >= 64 ? CLNET_CONV_IM2COL_GEMM : CLNET_CONV_DIRECT;
+}
+
+static void name_kernel(clnet_step *s) {
+    const char *backend = clnet_gemm_backend_name(s->backend);
+    switch (s->kind) {
+    case CLNET_STEP_CONV2D:
+        if (s->algo == CLNET_CONV_DIRECT)
+            snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_direct");
+        else
+            snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_%s(%s)",
+                     s->algo == CLNET_CONV_GEMM_1X1 ? "gemm1x1" : "im2col_gemm", backend);
+        break;
+    case CLNET_STEP_BATCHNORM: snprintf(s->kernel_name, sizeof s->kernel_name, "batchnorm"); break;
+    case CLNET_STEP_RELU: snprintf(s->kernel_name, sizeof s->kernel_name, "relu"); break;
+    case CLNET_STEP_ADD: snprintf(s->kernel_name, sizeof s->kernel_name, "add"); break;
+    case CLNET_STEP_COPY: snprintf(s->kernel_name, sizeof s->kernel_name, "copy"); break;
+    case CLNET_STEP_POOL: snprintf(s->kernel_name, sizeof s->kernel_name, "pool2d"); break;
+    case CLNET_STEP_GLOBAL_AVGPOOL:
+        snprintf(s->kernel_name, sizeof s->kernel_name, "global_avgpool");
+        break;
+    case CLNET_STEP_DENSE: snprintf(s->kernel_name, sizeof s->kernel_name, "dense"); break;
+    case CLNET_STEP_SOFTMAX: snprintf(s->kernel_name, sizeof s->kernel_name, "softmax"); break;
+    }
+    if (s->relu && s->kind != CLNET_STEP_RELU) {
+        size_t n = strlen(s->kernel_name);
+        snprintf(s->kernel_name + n, sizeof s->kernel_name - n, "+relu");
+    }
+}
+
+/* Absorbs a following ReLU into step s when allowed; returns the tensor the
+ * step now writes. */
+static int absorb_relu(planner *p, clnet_step *s, int t, clnet_status *status) {
+    if (!p->net->options.fuse_activations || s->relu)
+        return t;
+    int next = fusable_consumer(p, t);
+    if (!is_relu_node(p->g, next))
+        return t;
+    *status = label_append(s, node_name(p->g, next));
+    s->relu = 1;
+    return next;
+}
+
+/* Lowers one node (not yet absorbed into an earlier step) to steps. */
+static clnet_status lower_node(planner *p, int i, int *absorbed) {
+    const clnet_graph *g = p->g;
+    const clnet_node *node = &g->nodes[i];
+    clnet_step *s = NULL;
+    clnet_status st = CLNET_STATUS_OK;
+    int in0 = node->n_inputs > 0 ? p->storage[node->inputs[0]] : -1;
+
+    switch (node->op) {
+    case CLNET_OP_INPUT:
+        p->storage[i] = i;
+        return CLNET_STATUS_OK;
+
+    case CLNET_OP_FLATTEN:
+    case CLNET_OP_DROPOUT:
+        /* Same memory, another shape: NCHW flattening is the identity. */
+        p->storage[i] = in0;
+        return CLNET_STATUS_OK;
+
+    case CLNET_OP_ACTIVATION:
+        if (node->layer->u.activation == CLNET_ACT_LINEAR) {
+            p->storage[i] = in0;
+            return CLNET_STATUS_OK;
+        }
+        CLNET_TRY(push_step(p,
+                            node->layer->u.activation == CLNET_ACT_RELU ? CLNET_STEP_RELU
+                                                                        : CLNET_STEP_SOFTMAX,
+                            i, &s));
+        s->n_in = 1;
+        s->in[0] = in0;
+        s->relu = node->layer->u.activation == CLNET_ACT_RELU;
+        CLNET_TRY(label_append(s, node_name(g, i)));
+        break;
+
+    case CLNET_OP_CONV2D:
+    case CLNET_OP_DENSE: {
+        int is_conv = node->op == CLNET_OP_CONV2D;
+        CLNET_TRY(push_step(p, is_conv ? CLNET_STEP_CONV2D : CLNET_STEP_DENSE, i, &s));
+        s->n_in = 1;
+        s->in[0] = in0;
+        s->macs_per_image = clnet_node_macs(g, i);
+        s->backend = p->net->options.gemm_backend == CLNET_GEMM_AUTO
+                         ? clnet_gemm_auto_backend(p->net->ctx)
+                         : p->net->options.gemm_backend;
+        CLNET_TRY(label_append(s, node_name(g, i)));
+        clnet_activation act =
+            is_conv ? node->layer->u.conv.activation : node->layer->u.dense.activation;
+        int t = i;
+        if (is_conv) {
+            s->algo = choose_conv_algo(p->net, &node->geom.conv);
+            int next = fusable_consumer(p, t);
+            if (act == CLNET_ACT_LINEAR && p->net->options.fold_batchnorm && next >= 0 &&
+                g->nodes[next].op == CLNET_OP_BATCHNORM) {
+                CLNET_TRY(label_append(s, node_name(g, next)));
+                s->folded_bn = next;
+                absorbed[next] = 1;
+                t = next;
+            }
+        }
+        if (act == CLNET_ACT_RELU)
+            s->relu = 1;
+        else if (act == CLNET_ACT_LINEAR) {
+            int fused = absorb_relu(p, s, t, &st);
+            CLNET_TRY(st);
+            if (fused != t)
+                absorbed[fused] = 1;
+            t = fused;
+        }
+        s->out = t;
+        p->storage[t] = t;
+        name_kernel(s);
+        if (act == CLNET_ACT_SOFTMAX) {
+            /* Softmax over the step's own output, in place. */
+            clnet_step *sm;
+            CLNET_TRY(push_step(p, CLNET_STEP_SOFTMAX, i, &sm));
+            sm->n_in = 1;
+            sm->in[0] = t;
+            sm->out = t;
+            sm->in_shape = node->shape;
+            CLNET_TRY(label_append(sm, node_name(g, i)));
+            name_kernel(sm);
+        }
+        return CLNET_STATUS_OK;
+    }
+
+    case CLNET_OP_BATCHNORM: {
+        CLNET_TRY(push_step(p, CLNET_STEP_BATCHNORM, i, &s));
+        s->n_in = 1;
+        s->in[0] = in0;
+        CLNET_TRY(label_append(s, node_name(g, i)));
+        int t = absorb_relu(p, s, i, &st);
+        CLNET_TRY(st);
+        if (t != i)
+            absorbed[t] = 1;
+        s->out = t;
+        p->storage[t] = t;
+        name_kernel(s);
+        return CLNET_STATUS_OK;
+    }
+
+    case CLNET_OP_ADD: {
+        /* n-ary sums run as a chain of binary adds into the output. */
+        int last = -1;
+        for (int k = 1; k < node->n_inputs; k++) {
+            CLNET_TRY(push_step(p, CLNET_STEP_ADD, i, &s));
+            s->n_in = 2;
+            s->in[0] = k == 1 ? in0 : i;
+            s->in[1] = p->storage[node->inputs[k]];
+            CLNET_TRY(label_append(s, node_name(g, i)));
+            last = p->net->n_steps - 1;
+        }
+        s = &p->net->steps[last];
+        int t = absorb_relu(p, s, i, &st);
+        CLNET_TRY(st);
+        if (t != i) {
+            absorbed[t] = 1;
+            /* Every link of the chain writes the fused tensor. */
+            for (int k = last - (node->n_inputs - 2); k <= last; k++) {
+                clnet_step *link = &p->net->steps[k];
+                link->out = t;
+                if (link->in[0] == i)
+                    link->in[0] = t;
+            }
+        }
+        p->storage[t] = t;
+        for (int k = last - (node->n_inputs - 2); k <= last; k++)
+            name_kernel(&p->net->steps[k]);
+        return CLNET_STATUS_OK;
+    }
+
+    case CLNET_OP_CONCAT: {
+        p->storage[i] = i;
+        size_t plane = (size_t)node->shape.h * node->shape.w;
+        size_t channel = 0;
+        for (int k = 0; k < node->n_inputs; k++) {
+            int v = p->storage[node->inputs[k]];
+            const clnet_node *src = &g->nodes[node->inputs[k]];
+            /* A producer can write straight into its slice unless the tensor
+             * is a graph input (uploaded whole), already lives inside
+             * another concatenation, or appears twice here. */
+            int in_place = p->net->options.concat_in_place && v >= 0 &&
+                           g->nodes[v].op != CLNET_OP_INPUT && p->parent[v] < 0 && v != i;
+            if (in_place) {
+                p->parent[v] = i;
+                p->parent_offset[v] = channel * plane;
+            } else {
+                CLNET_TRY(push_step(p, CLNET_STEP_COPY, i, &s));
+                s->n_in = 1;
+                s->in[0] = v;
+                s->out = i;
+                s->out_channel_offset = (int)channel;
+                s->in_shape = src->shape;
+                CLNET_TRY(label_append(s, node_name(g, i)));
+                name_kernel(s);
+            }
+            channel += (size_t)src->shape.c;
+        }
+        return CLNET_STATUS_OK;
+    }
+
+    case CLNET_OP_AVGPOOL:
+    case CLNET_OP_MAXPOOL:
+    case CLNET_OP_GLOBAL_AVGPOOL:
+    case CLNET_OP_SOFTMAX:
+        CLNET_TRY(push_step(p,
+                            node->op == CLNET_OP_SOFTMAX          ? CLNET_STEP_SOFTMAX
+                            : node->op == CLNET_OP_GLOBAL_AVGPOOL ? CLNET_STEP_GLOBAL_AVGPOOL
+                                                                  : CLNET_STEP_POOL,
+                            i, &s));
+        s->n_in = 1;
+        s->in[0] = in0;
+        CLNET_TRY(label_append(s, node_name(g, i)));
+        break;
+
+    default:
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "node %d ('%s') has op %s, which cannot run",
+                          i, node_name(g, i), clnet_op_name(node->op));
+    }
+    s->out = i;
+    p->storage[i] = i;
+    name_kernel(s);
+    return CLNET_STATUS_OK;
+}
+
+/* Gives every storage tensor a region (the outermost concatenation it is
+ * placed in) and an offset within it. */
+static clnet_status place_tensors(planner *p) {
+    clnet_net *net = p->net;
+    const clnet_graph *g = p->g;
+    int n = g->n_nodes;
+    int *region_of_root = malloc((size_t)n * sizeof *region_of_root);
+    net->placement = malloc((size_t)n * sizeof *net->placement);
+    net->regions = calloc((size_t)n, sizeof *net->regions);
+    if (!region_of_root || !net->placement || !net->regions) {
+        free(region_of_root);
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory planning memory");
+    }
+    for (int t = 0; t < n; t++) {
+        region_of_root[t] = -1;
+        net->placement[t].region = -1;
+        net->placement[t].offset = 0;
+    }
+    for (int t = 0; t < n; t++) {
+        if (p->storage[t] != t)
+            continue;
+        int root = t;
+        size_t offset = 0;
+        while (p->parent[root] >= 0) {
+            offset += p->parent_offset[root];
+            root = p->parent[root];
+        }
+        if (region_of_root[root] < 0) {
+            clnet_region *r = &net->regions[net->n_regions];
+            size_t size = clnet_shape_size(g->nodes[root].shape);
+            r->size = (size + REGION_ALIGN_FLOATS - 1) / REGION_ALIGN_FLOATS * REGION_ALIGN_FLOATS;
+            r->first_step = net->n_steps;
+            r->last_step = -1;
+            region_of_root[root] = net->n_regions++;
+        }
+        net->placement[t].region = region_of_root[root];
+        net->placement[t].offset = offset;
+    }
+    for (int t = 0; t < n; t++)
+        if (p->storage[t] >= 0 && p->storage[t] != t)
+            net->placement[t] = net->placement[p->storage[t]];
+    free(region_of_root);
+    return CLNET_STATUS_OK;
+}
+
+static void touch(clnet_region *r, int step) {
+    if (step < r->first_step)
+        r->first_step = step;
+    if (step > r->last_step)
+        r->last_step = step;
+}
+
+/* Lifetimes of regions, then offsets: largest regions first, each at the
+ * lowest offset that overlaps no region alive at the same time. */
+static clnet_status assign_offsets(clnet_net *net) {
+    const clnet_graph *g = net->graph;
+    for (int i = 0; i < g->n_inputs; i++)
+        touch(&net->regions[net->placement[g->inputs[i]].region], -1);
+    for (int s = 0; s < net->n_steps; s++) {
+        const clnet_step *step = &net->steps[s];
+        for (int k = 0; k < step->n_in; k++)
+            touch(&net->regions[net->placement[step->in[k]].region], s);
+        touch(&net->regions[net->placement[step->out].region], s);
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        touch(&net->regions[net->placement[g->outputs[i]].region], net->n_steps);
+
+    size_t plain = 0;
+    for (int r = 0; r < net->n_regions; r++)
+        plain += net->regions[r].size;
+    net->plain_floats_per_image = plain;
+
+    if (!net->options.reuse_memory) {
+        size_t offset = 0;
+        for (int r = 0; r < net->n_regions; r++) {
+            net->regions[r].offset = offset;
+            offset += net->regions[r].size;
+        }
+        net->arena_floats_per_image = offset;
+        return CLNET_STATUS_OK;
+    }
+
+    int n = net->n_regions;
+    int *order = malloc((size_t)n * sizeof *order);
+    int *placed = malloc((size_t)n * sizeof *placed);
+    if (!order || !placed) {
+        free(order);
+        free(placed);
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory planning memory");
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    /* Insertion sort by size, descending; ties keep execution order. */
+    for (int i = 1; i < n; i++) {
+        int v = order[i], j = i;
+        while (j > 0 && net->regions[order[j - 1]].size < net->regions[v].size) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    size_t arena = 0;
+    for (int i = 0; i < n; i++) {
+        clnet_region *r = &net->regions[order[i]];
+        size_t offset = 0;
+        /* Move past every conflicting region until none overlaps; at most
+         * i moves, since each move passes a distinct placed region. */
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                const clnet_region *q = &net->regions[placed[j]];
+                int alive_together =
+                    q->first_step <= r->last_step && r->first_step <= q->last_step;
+                int overlap = offset < q->offset + q->size && q->offset < offset + r->size;
+                if (alive_together && overlap) {
+                    offset = q->offset + q->size;
+                    moved = 1;
+                }
+            }
+        }
+        r->offset = offset;
+        placed[i] = order[i];
+        if (offset + r->size > arena)
+            arena = offset + r->size;
+    }
+    free(order);
+    free(placed);
+    net->arena_floats_per_image = arena;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_net_plan(clnet_net *net) {
+    const clnet_graph *g = net->graph;
+    if (g->n_outputs == 0)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "the graph has no outputs; call clnet_graph_set_outputs first");
+    if (g->n_inputs == 0)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "the graph has no inputs");
+
+    planner p;
+    CLNET_TRY(planner_init(&p, net));
+    int *absorbed = calloc((size_t)g->n_nodes, sizeof *absorbed);
+    clnet_status s = absorbed ? CLNET_STATUS_OK
+                              : clnet_fail(CLNET_STATUS_OUT_OF_MEMORY,
+                                           "out of host memory planning the network");
+    for (int i = 0; i < g->n_nodes && s == CLNET_STATUS_OK; i++)
+        if (!absorbed[i])
+            s = lower_node(&p, i, absorbed);
+    if (s == CLNET_STATUS_OK)
+        s = place_tensors(&p);
+    if (s == CLNET_STATUS_OK)
+        s = assign_offsets(net);
+    free(absorbed);
+    planner_free(&p);
+    return s;
+}

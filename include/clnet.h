@@ -1,0 +1,447 @@
+/* clnet: build image-classification networks as graphs, the way the Keras
+ * functional API does, and run them on any OpenCL device.
+ *
+ * Conventions of the whole API:
+ * - Every fallible function returns a clnet_status; on failure
+ *   clnet_last_error() holds one sentence naming what went wrong. The message
+ *   is kept per thread and is overwritten by the next failure in that thread.
+ * - Objects have one create and one destroy function; destroy accepts NULL.
+ * - Tensors are float32 NCHW at the API boundary. Shapes given to and returned
+ *   by the API are per image (no batch dimension): the batch size is chosen
+ *   when a network is run. */
+#ifndef CLNET_H
+#define CLNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLNET_VERSION_MAJOR 0
+#define CLNET_VERSION_MINOR 1
+#define CLNET_VERSION_PATCH 0
+#define CLNET_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                        */
+
+typedef enum clnet_status {
+    CLNET_STATUS_OK = 0,
+    CLNET_STATUS_INVALID_ARGUMENT,     /* a NULL handle, a negative size, a bad option */
+    CLNET_STATUS_SHAPE_MISMATCH,       /* tensors whose shapes cannot be combined */
+    CLNET_STATUS_UNSUPPORTED,          /* valid request that clnet does not implement */
+    CLNET_STATUS_NOT_FOUND,            /* no layer, device or file of that name */
+    CLNET_STATUS_OUT_OF_MEMORY,        /* host allocation failed */
+    CLNET_STATUS_DEVICE_NOT_FOUND,     /* no OpenCL platform or no matching device */
+    CLNET_STATUS_DEVICE_ERROR,         /* an OpenCL call failed */
+    CLNET_STATUS_DEVICE_OUT_OF_MEMORY, /* the device could not allocate a buffer */
+    CLNET_STATUS_BUILD_FAILED,         /* an OpenCL program did not compile */
+    CLNET_STATUS_IO_ERROR,             /* a file could not be opened, read or written */
+    CLNET_STATUS_FORMAT_ERROR,         /* a file is truncated, corrupted or not a model */
+    CLNET_STATUS_COUNT
+} clnet_status;
+
+/* A short constant name for a status, such as "shape mismatch". */
+const char *clnet_status_string(clnet_status status);
+
+/* The sentence describing this thread's most recent failure, or "" if none.
+ * The pointer stays valid until the next clnet call in this thread. */
+const char *clnet_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+typedef enum clnet_device_type {
+    CLNET_DEVICE_TYPE_CPU = 1,
+    CLNET_DEVICE_TYPE_GPU = 2,
+    CLNET_DEVICE_TYPE_ACCELERATOR = 4,
+    CLNET_DEVICE_TYPE_OTHER = 8
+} clnet_device_type;
+
+typedef struct clnet_device_info {
+    int platform_index; /* position in clGetPlatformIDs order */
+    int device_index;   /* position within its platform */
+    char platform_name[128];
+    char platform_vendor[128];
+    char platform_version[128];
+    char name[256];
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];   /* "OpenCL 3.0 PoCL ..." */
+    char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
+    clnet_device_type type;
+    unsigned compute_units;
+    unsigned max_clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+    size_t max_work_group_size;
+    int has_fp16;
+    int has_fp64;
+    int has_compiler; /* 0 on devices that only load pre-built binaries */
+} clnet_device_info;
+
+/* Lists every device of every OpenCL platform. On success *out is an array
+ * of *count entries owned by the caller; release it with free(). A machine
+ * without any OpenCL platform gives CLNET_STATUS_DEVICE_NOT_FOUND. */
+clnet_status clnet_device_list(clnet_device_info **out, size_t *count);
+
+/* Chooses a device. selector may be NULL, in which case the environment
+ * variable CLNET_DEVICE is used if set, else the default: the first GPU, else
+ * the first accelerator, else the first CPU. A selector is
+ * "P:D" (platform and device index), "gpu", "cpu", "accelerator", or a
+ * case-insensitive substring of the device name. */
+clnet_status clnet_device_select(const char *selector, clnet_device_info *out);
+
+/* ------------------------------------------------------------------------ */
+/* Context: an opened device with its command queue and compiled kernels    */
+
+typedef struct clnet_context clnet_context;
+
+typedef struct clnet_context_options {
+    int profiling; /* enable OpenCL profiling events (per-step timing); default 0 */
+} clnet_context_options;
+
+/* Opens the device chosen by selector (see clnet_device_select). options may
+ * be NULL for defaults. Kernels are compiled on first use; a compiler failure
+ * is reported as CLNET_STATUS_BUILD_FAILED with the build log in the message. */
+clnet_status clnet_context_create(const char *selector, const clnet_context_options *options,
+                                  clnet_context **out);
+void clnet_context_destroy(clnet_context *ctx);
+
+/* The device this context runs on. The pointer lives as long as ctx. */
+const clnet_device_info *clnet_context_device(const clnet_context *ctx);
+
+/* Compiles every kernel program the engine may need, so that later runs do
+ * not pay for compilation. Optional. */
+clnet_status clnet_context_build_all(clnet_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Graphs: symbolic tensors and layers called on them                       */
+
+typedef struct clnet_graph clnet_graph;
+typedef struct clnet_layer clnet_layer;
+
+/* A symbolic tensor: the output of one call of a layer (or a graph input).
+ * Valid only with the graph that made it. */
+typedef struct clnet_tensor {
+    int32_t id;
+} clnet_tensor;
+
+/* A per-image shape. rank 3 is channels x height x width; rank 1 is a flat
+ * vector of c features (h = w = 1). */
+typedef struct clnet_shape {
+    int rank;
+    int c, h, w;
+} clnet_shape;
+
+typedef enum clnet_op {
+    CLNET_OP_INPUT = 0,
+    CLNET_OP_CONV2D,
+    CLNET_OP_BATCHNORM,
+    CLNET_OP_ACTIVATION,
+    CLNET_OP_ADD,
+    CLNET_OP_CONCAT,
+    CLNET_OP_AVGPOOL,
+    CLNET_OP_MAXPOOL,
+    CLNET_OP_GLOBAL_AVGPOOL,
+    CLNET_OP_FLATTEN,
+    CLNET_OP_DENSE,
+    CLNET_OP_SOFTMAX,
+    CLNET_OP_DROPOUT,
+    CLNET_OP_COUNT
+} clnet_op;
+
+/* "conv2d", "batchnorm", ... as used in messages, files and `clnet info`. */
+const char *clnet_op_name(clnet_op op);
+
+typedef enum clnet_activation {
+    CLNET_ACT_LINEAR = 0,
+    CLNET_ACT_RELU,
+    CLNET_ACT_SOFTMAX /* over channels (per pixel for rank-3 tensors) */
+} clnet_activation;
+
+typedef enum clnet_padding {
+    CLNET_PADDING_SAME = 0, /* TensorFlow rule: out = ceil(in / stride), extra pixel after */
+    CLNET_PADDING_VALID,    /* no padding: out = floor((in - k_eff) / stride) + 1 */
+    CLNET_PADDING_EXPLICIT  /* pad_top/bottom/left/right as given */
+} clnet_padding;
+
+typedef enum clnet_initializer {
+    CLNET_INIT_HE_NORMAL = 0, /* truncated normal, std sqrt(2 / fan_in) / 0.87962566 */
+    CLNET_INIT_GLOROT_UNIFORM /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+} clnet_initializer;
+
+typedef struct clnet_conv2d_desc {
+    int filters;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    clnet_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* used with CLNET_PADDING_EXPLICIT */
+    int use_bias;
+    clnet_activation activation;
+    clnet_initializer kernel_initializer;
+} clnet_conv2d_desc;
+
+/* A square kernel, stride 1, dilation 1, 'same' padding, bias, linear
+ * activation, he_normal: the Keras Conv2D defaults of the book's recipe. */
+clnet_conv2d_desc clnet_conv2d_defaults(int filters, int kernel_size);
+
+typedef struct clnet_pool2d_desc {
+    int pool_h, pool_w;
+    int stride_h, stride_w;
+    clnet_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* used with CLNET_PADDING_EXPLICIT */
+} clnet_pool2d_desc;
+
+/* pool x pool window, stride = pool, 'valid': Keras AveragePooling2D(pool). */
+clnet_pool2d_desc clnet_pool2d_defaults(int pool_size);
+
+typedef struct clnet_dense_desc {
+    int units;
+    int use_bias;
+    clnet_activation activation;
+    clnet_initializer kernel_initializer;
+} clnet_dense_desc;
+
+/* Creates an empty graph. Release with clnet_graph_destroy(), which also
+ * frees its layers and their weights. */
+clnet_status clnet_graph_create(clnet_graph **out);
+void clnet_graph_destroy(clnet_graph *g);
+
+/* Adds an input of the given per-image shape (rank 3). name may be NULL. */
+clnet_status clnet_graph_input(clnet_graph *g, const char *name, int channels, int height,
+                               int width, clnet_tensor *out);
+
+/* Layer constructors. name may be NULL for an automatic Keras-style name
+ * ("conv2d_3"); names must be unique within the graph. The graph owns the
+ * layer. Weights are allocated when the layer is first called, once the
+ * input channel count is known. */
+clnet_status clnet_layer_conv2d(clnet_graph *g, const char *name, const clnet_conv2d_desc *desc,
+                                clnet_layer **out);
+/* Inference batch normalisation from moving statistics, per channel. */
+clnet_status clnet_layer_batchnorm(clnet_graph *g, const char *name, float epsilon,
+                                   clnet_layer **out);
+clnet_status clnet_layer_activation(clnet_graph *g, const char *name, clnet_activation act,
+                                    clnet_layer **out);
+/* Element-wise sum of two or more tensors of equal shape. */
+clnet_status clnet_layer_add(clnet_graph *g, const char *name, clnet_layer **out);
+/* Concatenation along channels, in the order of the call's inputs. */
+clnet_status clnet_layer_concat(clnet_graph *g, const char *name, clnet_layer **out);
+/* Average pooling divides by the number of window elements inside the
+ * input (padding excluded), as Keras and ONNX's default do. */
+clnet_status clnet_layer_avgpool(clnet_graph *g, const char *name, const clnet_pool2d_desc *desc,
+                                 clnet_layer **out);
+clnet_status clnet_layer_maxpool(clnet_graph *g, const char *name, const clnet_pool2d_desc *desc,
+                                 clnet_layer **out);
+/* Mean over height and width; the output is flat (rank 1). */
+clnet_status clnet_layer_global_avgpool(clnet_graph *g, const char *name, clnet_layer **out);
+/* Rank 3 to rank 1 in NCHW order: index = (c * h + y) * w + x. */
+clnet_status clnet_layer_flatten(clnet_graph *g, const char *name, clnet_layer **out);
+/* A fully connected layer on a flat input. */
+clnet_status clnet_layer_dense(clnet_graph *g, const char *name, const clnet_dense_desc *desc,
+                               clnet_layer **out);
+/* Softmax over channels (per pixel for rank-3 tensors). */
+clnet_status clnet_layer_softmax(clnet_graph *g, const char *name, clnet_layer **out);
+/* Identity at inference; the rate is kept for training. */
+clnet_status clnet_layer_dropout(clnet_graph *g, const char *name, float rate, clnet_layer **out);
+
+/* Calls a layer on tensors and adds the resulting node to the graph. The
+ * output shape is inferred here; a mismatch fails with
+ * CLNET_STATUS_SHAPE_MISMATCH naming the layer and the shapes. Calling one
+ * layer several times shares its weights between the calls. */
+clnet_status clnet_layer_call(clnet_layer *layer, const clnet_tensor *inputs, int n_inputs,
+                              clnet_tensor *out);
+/* Shorthand for calling a single-input layer. */
+clnet_status clnet_layer_call1(clnet_layer *layer, clnet_tensor input, clnet_tensor *out);
+
+/* Declares the graph's outputs, in order. Required before compiling. */
+clnet_status clnet_graph_set_outputs(clnet_graph *g, const clnet_tensor *outputs, int n_outputs);
+
+/* Makes each output that ends in a softmax (a softmax layer or activation,
+ * or a conv2d/dense layer with softmax activation, whose activation becomes
+ * linear) give the values before it: the logits. *removed (may be NULL)
+ * receives how many softmaxes were removed. Useful to read logits, and to
+ * compare engines where a saturated softmax would hide differences. */
+clnet_status clnet_graph_strip_final_softmax(clnet_graph *g, int *removed);
+
+/* Graph queries. */
+int clnet_graph_input_count(const clnet_graph *g);
+int clnet_graph_output_count(const clnet_graph *g);
+clnet_tensor clnet_graph_input_at(const clnet_graph *g, int index);
+clnet_tensor clnet_graph_output_at(const clnet_graph *g, int index);
+clnet_status clnet_tensor_shape(const clnet_graph *g, clnet_tensor t, clnet_shape *out);
+/* Number of elements of one image of a shape. */
+size_t clnet_shape_size(clnet_shape s);
+
+/* Nodes in the order they were added, which is a valid execution order. A
+ * node is one call of a layer or one graph input; node i produces tensor i. */
+int clnet_graph_node_count(const clnet_graph *g);
+
+#define CLNET_MAX_NODE_INPUTS_SHOWN 8
+typedef struct clnet_node_info {
+    const char *name; /* the layer's name, or the input's name */
+    clnet_op op;
+    clnet_layer *layer; /* NULL for graph inputs */
+    int n_inputs;
+    int32_t inputs[CLNET_MAX_NODE_INPUTS_SHOWN]; /* first input tensor ids */
+    clnet_shape output_shape;
+    uint64_t params;          /* weights of the layer, counted at its first call only */
+    uint64_t macs_per_image;  /* multiply-accumulates of this call for one image */
+} clnet_node_info;
+clnet_status clnet_graph_node_info(const clnet_graph *g, int index, clnet_node_info *out);
+
+/* Layers in creation order. */
+int clnet_graph_layer_count(const clnet_graph *g);
+clnet_layer *clnet_graph_layer_at(const clnet_graph *g, int index);
+clnet_status clnet_graph_find_layer(const clnet_graph *g, const char *name, clnet_layer **out);
+const char *clnet_layer_name(const clnet_layer *layer);
+clnet_op clnet_layer_op(const clnet_layer *layer);
+
+/* Every weight, moving statistics included, as Keras model.summary() counts. */
+uint64_t clnet_graph_param_count(const clnet_graph *g);
+/* Multiply-accumulates per image of a whole forward pass. */
+uint64_t clnet_graph_macs_per_image(const clnet_graph *g);
+
+/* Weights of a layer. Names: conv2d and dense "kernel", "bias"; batchnorm
+ * "gamma", "beta", "moving_mean", "moving_variance". Layouts: conv2d kernel
+ * [filters][in_channels][kh][kw] (OIHW), dense kernel [units][in] (out x in). */
+#define CLNET_MAX_WEIGHT_RANK 4
+typedef struct clnet_weight_info {
+    const char *name;
+    int rank;
+    int dims[CLNET_MAX_WEIGHT_RANK];
+    size_t count;
+    float *data; /* owned by the layer; writable */
+} clnet_weight_info;
+int clnet_layer_weight_count(const clnet_layer *layer); /* 0 before the first call */
+clnet_status clnet_layer_weight(clnet_layer *layer, int index, clnet_weight_info *out);
+clnet_status clnet_layer_set_weight(clnet_layer *layer, const char *name, const float *data,
+                                    size_t count);
+
+/* Initialises every weight as the Keras recipe does, deterministically from
+ * seed: kernels by their initializer, biases 0, gamma 1, beta 0, moving mean
+ * 0, moving variance 1. */
+clnet_status clnet_graph_init_weights(clnet_graph *g, uint64_t seed);
+
+/* Runs the graph on the host in plain C, accumulating in double: the
+ * reference every device result is checked against. inputs[i] holds batch
+ * images of input i; outputs[i] receives batch images of output i. */
+clnet_status clnet_graph_run_reference(const clnet_graph *g, int batch,
+                                       const float *const *inputs, float *const *outputs);
+
+/* Saves a graph with its weights in clnet's model format (docs/model-format.md):
+ * versioned, checksummed, little-endian. */
+clnet_status clnet_graph_save(const clnet_graph *g, const char *path);
+/* Loads a file written by clnet_graph_save. A truncated or corrupted file is
+ * rejected with CLNET_STATUS_FORMAT_ERROR. */
+clnet_status clnet_graph_load(const char *path, clnet_graph **out);
+
+/* ------------------------------------------------------------------------ */
+/* Built-in networks (../MODELS.md conventions: Keras layer names and order) */
+
+/* ResNet v1, depth 6n+2, on inputs of channels x height x width. */
+clnet_status clnet_model_resnet_v1(int depth, int channels, int height, int width,
+                                   int num_classes, clnet_graph **out);
+/* ResNet v2 (pre-activation bottleneck), depth 9n+2. */
+clnet_status clnet_model_resnet_v2(int depth, int channels, int height, int width,
+                                   int num_classes, clnet_graph **out);
+
+typedef struct clnet_densenet_desc {
+    int depth;         /* 100 for DenseNet-BC-100 */
+    int growth_rate;   /* k */
+    int num_blocks;    /* dense blocks */
+    float compression; /* channel factor of each transition, 0.5 for -BC */
+    int num_classes;
+    int channels, height, width;
+} clnet_densenet_desc;
+clnet_status clnet_model_densenet(const clnet_densenet_desc *desc, clnet_graph **out);
+
+/* The two-branch Y-network on 28x28x1 images: two inputs, one output. */
+clnet_status clnet_model_ynet(int num_classes, clnet_graph **out);
+
+/* Builds a network by name: "resnet20v1", "resnet56v2", "densenet100",
+ * "densenet100k24", "ynet". CIFAR-10 shapes (3x32x32, 10 classes). Weights
+ * are initialised from seed. */
+clnet_status clnet_model_builtin(const char *name, uint64_t seed, clnet_graph **out);
+
+/* Loads a model by name or path: a built-in name, else a clnet model file. */
+clnet_status clnet_model_open(const char *name_or_path, uint64_t seed, clnet_graph **out);
+
+/* ------------------------------------------------------------------------ */
+/* Compiled networks                                                        */
+
+typedef struct clnet_net clnet_net;
+
+typedef enum clnet_conv_algo {
+    CLNET_CONV_AUTO = 0,
+    CLNET_CONV_DIRECT,      /* one work-item per output pixel */
+    CLNET_CONV_IM2COL_GEMM, /* unfold patches, then a GEMM */
+    CLNET_CONV_GEMM_1X1     /* 1x1 stride-1 unpadded convolutions as a plain GEMM */
+} clnet_conv_algo;
+const char *clnet_conv_algo_name(clnet_conv_algo algo);
+
+typedef enum clnet_gemm_backend {
+    CLNET_GEMM_AUTO = 0, /* chosen per device */
+    CLNET_GEMM_CLNET,    /* clnet's own OpenCL kernel */
+    CLNET_GEMM_CLBLAST
+} clnet_gemm_backend;
+const char *clnet_gemm_backend_name(clnet_gemm_backend backend);
+
+typedef struct clnet_net_options {
+    int fold_batchnorm;   /* fold inference BN into the preceding convolution; default 1 */
+    int fuse_activations; /* run ReLU inside the producing kernel; default 1 */
+    int reuse_memory;     /* share activation buffers between tensors; default 1 */
+    int concat_in_place;  /* producers write straight into their concat slice; default 1 */
+    clnet_conv_algo conv_algo; /* force an algorithm where it applies; default AUTO */
+    clnet_gemm_backend gemm_backend;
+    /* Fill activation memory with NaN before each run, so that an element
+     * no kernel wrote shows up in the outputs. For testing; default 0. */
+    int poison_activations;
+} clnet_net_options;
+clnet_net_options clnet_net_options_default(void);
+
+/* Compiles a graph for a device. The graph's weights are copied to the
+ * device (folded where options allow); later changes to the graph need
+ * clnet_net_update_weights(). The graph must outlive the net, which keeps
+ * referring to its unfused structure. */
+clnet_status clnet_net_create(clnet_context *ctx, const clnet_graph *g,
+                              const clnet_net_options *options, clnet_net **out);
+void clnet_net_destroy(clnet_net *net);
+clnet_status clnet_net_update_weights(clnet_net *net);
+
+/* Uploads batch images per input, runs, and reads the outputs back:
+ * inputs[i] and outputs[i] are NCHW float32 arrays of batch images. Device
+ * buffers grow on demand; kernels are not recompiled for a new batch size. */
+clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs,
+                           float *const *outputs);
+
+/* Device memory of the plan for a batch size: activations (after buffer
+ * reuse), weights, and scratch space of the algorithms chosen. */
+typedef struct clnet_memory_report {
+    uint64_t activation_bytes;
+    uint64_t activation_bytes_without_reuse;
+    uint64_t weight_bytes;
+    uint64_t scratch_bytes;
+} clnet_memory_report;
+clnet_status clnet_net_memory(const clnet_net *net, int batch, clnet_memory_report *out);
+
+/* The compiled steps (after folding and fusion), in execution order. */
+int clnet_net_step_count(const clnet_net *net);
+typedef struct clnet_step_info {
+    const char *label;     /* layer names joined by '+', e.g. "conv2d_1+batch_normalization_1" */
+    const char *kernel;    /* algorithm, e.g. "conv2d_direct", "conv2d_im2col_gemm(clblast)" */
+    int node;              /* graph node producing the step's output */
+    uint64_t macs_per_image;
+    double last_ms;        /* device time of the last run, with profiling on; else -1 */
+} clnet_step_info;
+clnet_status clnet_net_step_info(const clnet_net *net, int index, clnet_step_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLNET_H */

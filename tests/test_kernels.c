@@ -1,0 +1,825 @@
+/* Device kernels against the CPU reference: every launcher of kernels.h on
+ * odd shapes, strides, dilation, asymmetric padding, batches and tensor views
+ * (offsets and wide batch strides, as zero-copy concatenation uses them). */
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "reference.h"
+
+/* Tolerance relative to the largest reference magnitude. The reference
+ * accumulates in double; the kernels accumulate sums of at most a few
+ * thousand float products, whose rounding errors of 2^-24 each grow roughly
+ * with the square root of the term count (well under 1e-6 here). 1e-5 leaves
+ * room for unlucky cancellation, while an indexing or padding mistake gives
+ * errors of order 1. */
+#define TOLERANCE 1e-5
+
+/* ------------------------------------------------------------------------ */
+/* Device buffers and tensor views                                          */
+
+static cl_mem upload(clnet_context *ctx, const float *data, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test input", &buf));
+    TEST_OK(clnet_buffer_write(ctx, buf, 0, count * sizeof(float), data));
+    return buf;
+}
+
+static cl_mem poisoned(clnet_context *ctx, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test output", &buf));
+    TEST_OK(clnet_buffer_fill(ctx, buf, 0, count * sizeof(float), TEST_POISON));
+    return buf;
+}
+
+static float *download(clnet_context *ctx, cl_mem buf, size_t count) {
+    float *host = test_alloc(count);
+    TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
+    return host;
+}
+
+static float *random_floats(test_rng *rng, size_t count, float lo, float hi) {
+    float *p = test_alloc(count);
+    test_fill_uniform(rng, p, count, lo, hi);
+    return p;
+}
+
+/* Where a tensor of c channels x hw pixels sits in a wider buffer: `lead`
+ * floats before the first image, and `before`/`after` foreign channels
+ * around it in every image (a channel slice of a concatenation). */
+typedef struct layout {
+    int lead, before, after;
+} layout;
+
+static int layout_stride(layout l, int c, int hw) {
+    return (l.before + c + l.after) * hw;
+}
+
+static size_t layout_floats(layout l, int c, int hw, int batch) {
+    return (size_t)l.lead + (size_t)batch * (size_t)layout_stride(l, c, hw);
+}
+
+static clnet_dview layout_view(cl_mem buf, layout l, int c, int hw) {
+    clnet_dview v = {buf, l.lead + l.before * hw, layout_stride(l, c, hw)};
+    return v;
+}
+
+/* Copies the tensor out of the wide buffer into a dense NCHW array. */
+static float *extract(const float *wide, layout l, int c, int hw, int batch) {
+    float *dense = test_alloc((size_t)batch * c * hw);
+    for (int n = 0; n < batch; n++)
+        memcpy(dense + (size_t)n * c * hw,
+               wide + l.lead + (size_t)n * layout_stride(l, c, hw) + (size_t)l.before * hw,
+               (size_t)c * hw * sizeof(float));
+    return dense;
+}
+
+/* Asserts that every float of the wide buffer outside the tensor is
+ * bit-for-bit what it was before the launch. */
+static void assert_outside_untouched(const char *what, const float *before_run,
+                                     const float *after_run, layout l, int c, int hw,
+                                     int batch) {
+    size_t total = layout_floats(l, c, hw, batch);
+    size_t stride = (size_t)layout_stride(l, c, hw);
+    for (size_t i = 0; i < total; i++) {
+        if (i >= (size_t)l.lead) {
+            size_t within = (i - (size_t)l.lead) % stride;
+            if (within >= (size_t)l.before * hw && within < (size_t)(l.before + c) * hw)
+                continue;
+        }
+        if (memcmp(&before_run[i], &after_run[i], sizeof(float)) != 0)
+            fail_msg("%s: float %zu outside the output view changed from %g to %g", what, i,
+                     before_run[i], after_run[i]);
+    }
+}
+
+static void relu_host(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (x[i] < 0)
+            x[i] = 0;
+}
+
+/* Runs a launch whose output lives in a poisoned wide buffer: reads the
+ * buffer back, checks the view against expected and the rest for poison. */
+static void check_output(clnet_context *ctx, const char *what, cl_mem out_buf, layout l, int c,
+                         int hw, int batch, const float *expected) {
+    size_t total = layout_floats(l, c, hw, batch);
+    float *wide = download(ctx, out_buf, total);
+    float *got = extract(wide, l, c, hw, batch);
+    test_assert_close(what, expected, got, (size_t)batch * c * hw, TOLERANCE);
+    float *poison = test_alloc_poisoned(total);
+    assert_outside_untouched(what, poison, wide, l, c, hw, batch);
+    free(poison);
+    free(got);
+    free(wide);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Convolutions                                                             */
+
+typedef struct conv_case {
+    const char *name;
+    int in_c, h, w, out_c, k, stride, dilation;
+    clnet_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* for CLNET_PADDING_EXPLICIT */
+    int batch, bias, relu;
+    layout in_layout, out_layout;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"3->7 13x13 k3 same", 3, 13, 13, 7, 3, 1, 1, CLNET_PADDING_SAME, 0, 0, 0, 0, 1, 1, 1,
+     {0, 0, 0}, {0, 0, 0}},
+    {"5->16 31x31 k5 stride 2 same (pads 1/2)", 5, 31, 31, 16, 5, 2, 1, CLNET_PADDING_SAME, 0,
+     0, 0, 0, 3, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"13->24 7x7 k3 dilation 2 same, views", 13, 7, 7, 24, 3, 1, 2, CLNET_PADDING_SAME, 0, 0, 0,
+     0, 3, 0, 1, {5, 2, 3}, {7, 4, 1}},
+    {"3->16 13x7 k3 stride 2 same (pads 0/1)", 3, 13, 7, 16, 3, 2, 1, CLNET_PADDING_SAME, 0, 0,
+     0, 0, 3, 1, 1, {0, 0, 0}, {3, 0, 2}},
+    {"5->7 7x13 k3 stride 2 explicit pads 2/0/1/3", 5, 7, 13, 7, 3, 2, 1,
+     CLNET_PADDING_EXPLICIT, 2, 0, 1, 3, 1, 1, 0, {1, 1, 0}, {0, 2, 0}},
+    {"13->7 31x31 k5 valid", 13, 31, 31, 7, 5, 1, 1, CLNET_PADDING_VALID, 0, 0, 0, 0, 1, 0, 0,
+     {0, 0, 0}, {0, 0, 0}},
+    {"13->24 13x13 k1", 13, 13, 13, 24, 1, 1, 1, CLNET_PADDING_SAME, 0, 0, 0, 0, 3, 1, 1,
+     {0, 0, 0}, {0, 0, 0}},
+    {"5->7 7x7 k1 views", 5, 7, 7, 7, 1, 1, 1, CLNET_PADDING_VALID, 0, 0, 0, 0, 3, 1, 0,
+     {2, 3, 1}, {1, 1, 5}},
+    {"3->16 31x31 k1 stride 2", 3, 31, 31, 16, 1, 2, 1, CLNET_PADDING_SAME, 0, 0, 0, 0, 1, 1, 1,
+     {0, 0, 0}, {0, 0, 0}},
+};
+#define CONV_CASES (sizeof conv_cases / sizeof conv_cases[0])
+
+static clnet_conv_geometry conv_geometry(const conv_case *cc) {
+    clnet_conv_geometry g = {0};
+    g.in_c = cc->in_c;
+    g.in_h = cc->h;
+    g.in_w = cc->w;
+    g.out_c = cc->out_c;
+    g.kh = g.kw = cc->k;
+    g.sh = g.sw = cc->stride;
+    g.dh = g.dw = cc->dilation;
+    TEST_OK(clnet_window_axis("test height", cc->padding, cc->h, cc->k, cc->stride, cc->dilation,
+                              cc->pad_top, cc->pad_bottom, &g.out_h, &g.pad_top, &g.pad_bottom));
+    TEST_OK(clnet_window_axis("test width", cc->padding, cc->w, cc->k, cc->stride, cc->dilation,
+                              cc->pad_left, cc->pad_right, &g.out_w, &g.pad_left, &g.pad_right));
+    return g;
+}
+
+/* Runs one case with one algorithm and compares with clnet_ref_conv2d. */
+static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
+                            clnet_gemm_backend backend, uint64_t seed) {
+    clnet_context *ctx = test_context();
+    clnet_conv_geometry g = conv_geometry(cc);
+    int in_hw = g.in_h * g.in_w, out_hw = g.out_h * g.out_w;
+    test_rng rng = {seed};
+
+    size_t in_total = layout_floats(cc->in_layout, g.in_c, in_hw, cc->batch);
+    size_t w_count = (size_t)g.out_c * g.in_c * g.kh * g.kw;
+    float *in_wide = random_floats(&rng, in_total, -1, 1);
+    float *weight = random_floats(&rng, w_count, -1, 1);
+    float *bias = random_floats(&rng, (size_t)g.out_c, -1, 1);
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem w_buf = upload(ctx, weight, w_count);
+    cl_mem b_buf = cc->bias ? upload(ctx, bias, (size_t)g.out_c) : NULL;
+    cl_mem out_buf = poisoned(ctx, layout_floats(cc->out_layout, g.out_c, out_hw, cc->batch));
+    clnet_dview in = layout_view(in_buf, cc->in_layout, g.in_c, in_hw);
+    clnet_dview out = layout_view(out_buf, cc->out_layout, g.out_c, out_hw);
+
+    cl_mem scratch = NULL;
+    char what[200];
+    switch (algo) {
+    case CLNET_CONV_DIRECT:
+        TEST_OK(clnet_conv2d_direct(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu, NULL));
+        break;
+    case CLNET_CONV_IM2COL_GEMM: {
+        size_t floats = clnet_conv2d_im2col_scratch(&g, cc->batch);
+        scratch = poisoned(ctx, floats);
+        TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
+                                         backend, scratch, NULL));
+        break;
+    }
+    case CLNET_CONV_GEMM_1X1:
+        assert_true(clnet_conv2d_is_pointwise(&g));
+        TEST_OK(clnet_conv2d_gemm1x1(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
+                                     backend, NULL));
+        break;
+    default:
+        fail_msg("unknown algorithm %d", (int)algo);
+    }
+
+    float *in_dense = extract(in_wide, cc->in_layout, g.in_c, in_hw, cc->batch);
+    float *expected = test_alloc((size_t)cc->batch * g.out_c * out_hw);
+    clnet_ref_conv2d(&g, cc->batch, in_dense, weight, cc->bias ? bias : NULL, expected);
+    if (cc->relu)
+        relu_host(expected, (size_t)cc->batch * g.out_c * out_hw);
+    snprintf(what, sizeof what, "%s (%s, %s)", cc->name, clnet_conv_algo_name(algo),
+             clnet_gemm_backend_name(backend));
+    check_output(ctx, what, out_buf, cc->out_layout, g.out_c, out_hw, cc->batch, expected);
+
+    free(expected);
+    free(in_dense);
+    clnet_buffer_release(scratch);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(b_buf);
+    clnet_buffer_release(w_buf);
+    clnet_buffer_release(in_buf);
+    free(bias);
+    free(weight);
+    free(in_wide);
+}
+
+static void conv2d_direct_matches_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < CONV_CASES; i++)
+        check_conv_case(&conv_cases[i], CLNET_CONV_DIRECT, CLNET_GEMM_CLNET, 100 + i);
+}
+
+static void conv2d_im2col_gemm_matches_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < CONV_CASES; i++)
+        check_conv_case(&conv_cases[i], CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLNET, 200 + i);
+}
+
+static void conv2d_gemm1x1_matches_reference(void **state) {
+    (void)state;
+    int tested = 0;
+    for (size_t i = 0; i < CONV_CASES; i++) {
+        clnet_conv_geometry g = conv_geometry(&conv_cases[i]);
+        if (!clnet_conv2d_is_pointwise(&g))
+            continue;
+        check_conv_case(&conv_cases[i], CLNET_CONV_GEMM_1X1, CLNET_GEMM_CLNET, 300 + i);
+        tested++;
+    }
+    assert_int_equal(tested, 2);
+}
+
+/* CLBlast compiles each kernel variant for tens of seconds on PoCL, so only
+ * two small shapes go through it. */
+static void conv2d_with_clblast_matches_reference(void **state) {
+    (void)state;
+    check_conv_case(&conv_cases[0], CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLBLAST, 400);
+    check_conv_case(&conv_cases[7], CLNET_CONV_GEMM_1X1, CLNET_GEMM_CLBLAST, 401);
+}
+
+static void conv2d_is_pointwise_only_for_1x1_stride1_unpadded(void **state) {
+    (void)state;
+    clnet_conv_geometry g = {.in_c = 4, .in_h = 5, .in_w = 5, .out_c = 4, .out_h = 5,
+                             .out_w = 5, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    assert_true(clnet_conv2d_is_pointwise(&g));
+    g.sh = 2;
+    assert_false(clnet_conv2d_is_pointwise(&g));
+    g.sh = 1;
+    g.pad_bottom = 1;
+    assert_false(clnet_conv2d_is_pointwise(&g));
+    g.pad_bottom = 0;
+    g.kw = 3;
+    assert_false(clnet_conv2d_is_pointwise(&g));
+}
+
+/* ------------------------------------------------------------------------ */
+/* GEMM                                                                     */
+
+typedef struct gemm_case {
+    int m, n, k, batch;
+    int lda_extra, ldb_extra, ldc_extra; /* row padding beyond K, N, N */
+    int a_off, b_off, c_off;
+    int b_gap, c_gap; /* floats between consecutive batch entries */
+    int bias, relu;
+} gemm_case;
+
+static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uint64_t seed) {
+    clnet_context *ctx = test_context();
+    test_rng rng = {seed};
+    int lda = gc->k + gc->lda_extra, ldb = gc->n + gc->ldb_extra, ldc = gc->n + gc->ldc_extra;
+    int b_stride = gc->k * ldb + gc->b_gap, c_stride = gc->m * ldc + gc->c_gap;
+    size_t a_total = (size_t)gc->a_off + (size_t)gc->m * lda;
+    size_t b_total = (size_t)gc->b_off + (size_t)gc->batch * b_stride;
+    size_t c_total = (size_t)gc->c_off + (size_t)gc->batch * c_stride;
+    float *a = random_floats(&rng, a_total, -1, 1);
+    float *b = random_floats(&rng, b_total, -1, 1);
+    float *bias = random_floats(&rng, (size_t)gc->m, -1, 1);
+
+    cl_mem a_buf = upload(ctx, a, a_total), b_buf = upload(ctx, b, b_total);
+    cl_mem bias_buf = gc->bias ? upload(ctx, bias, (size_t)gc->m) : NULL;
+    cl_mem c_buf = poisoned(ctx, c_total);
+    clnet_gemm_args args = {
+        .m = gc->m, .n = gc->n, .k = gc->k, .batch = gc->batch,
+        .a = a_buf, .a_off = gc->a_off, .lda = lda,
+        .b = b_buf, .b_off = gc->b_off, .ldb = ldb, .b_stride = b_stride,
+        .c = c_buf, .c_off = gc->c_off, .ldc = ldc, .c_stride = c_stride,
+        .bias = bias_buf, .relu = gc->relu,
+    };
+    TEST_OK(clnet_gemm(ctx, backend, &args, NULL));
+    float *c = download(ctx, c_buf, c_total);
+
+    /* Expected values in double; every float outside C's rows must stay poisoned. */
+    size_t count = (size_t)gc->batch * gc->m * gc->n;
+    float *expected = test_alloc(count), *got = test_alloc(count);
+    char *written = calloc(c_total, 1);
+    assert_non_null(written);
+    size_t e = 0;
+    for (int bi = 0; bi < gc->batch; bi++) {
+        for (int i = 0; i < gc->m; i++) {
+            for (int j = 0; j < gc->n; j++, e++) {
+                double sum = gc->bias ? bias[i] : 0.0;
+                for (int p = 0; p < gc->k; p++)
+                    sum += (double)a[gc->a_off + i * lda + p] *
+                           b[gc->b_off + bi * b_stride + p * ldb + j];
+                expected[e] = (float)(gc->relu && sum < 0 ? 0 : sum);
+                size_t at = (size_t)gc->c_off + (size_t)bi * c_stride + (size_t)i * ldc + j;
+                got[e] = c[at];
+                written[at] = 1;
+            }
+        }
+    }
+    char what[120];
+    snprintf(what, sizeof what, "gemm %dx%dx%d batch %d (%s)", gc->m, gc->n, gc->k, gc->batch,
+             clnet_gemm_backend_name(backend));
+    test_assert_close(what, expected, got, count, TOLERANCE);
+    for (size_t i = 0; i < c_total; i++)
+        if (!written[i] && !isnan(c[i]))
+            fail_msg("%s: float %zu outside C was overwritten with %g", what, i, c[i]);
+
+    free(written);
+    free(got);
+    free(expected);
+    free(c);
+    clnet_buffer_release(c_buf);
+    clnet_buffer_release(bias_buf);
+    clnet_buffer_release(b_buf);
+    clnet_buffer_release(a_buf);
+    free(bias);
+    free(b);
+    free(a);
+}
+
+static void gemm_odd_sizes_batched_matches_host(void **state) {
+    (void)state;
+    static const gemm_case cases[] = {
+        {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1},
+        {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+        {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0},
+        {33, 65, 200, 1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_gemm_case(&cases[i], CLNET_GEMM_CLNET, 500 + i);
+}
+
+static void gemm_auto_backend_is_clnet_on_cpus(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    clnet_gemm_backend expected = clnet_context_device(ctx)->type == CLNET_DEVICE_TYPE_CPU
+                                      ? CLNET_GEMM_CLNET
+                                      : CLNET_GEMM_CLBLAST;
+    assert_int_equal(clnet_gemm_auto_backend(ctx), expected);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Element-wise operations                                                  */
+
+static void batchnorm_matches_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int c = 13, hw = 7 * 7, batch = 3;
+    const float eps = 1e-3f;
+    const layout in_l = {3, 2, 1}, out_l = {1, 0, 4};
+    test_rng rng = {600};
+    float *gamma = random_floats(&rng, c, 0.5f, 1.5f), *beta = random_floats(&rng, c, -0.5f, 0.5f);
+    float *mean = random_floats(&rng, c, -0.5f, 0.5f), *var = random_floats(&rng, c, 0.5f, 1.5f);
+    float scale[13], shift[13];
+    for (int i = 0; i < c; i++) {
+        double s = gamma[i] / sqrt((double)var[i] + eps);
+        scale[i] = (float)s;
+        shift[i] = (float)(beta[i] - mean[i] * s);
+    }
+    size_t in_total = layout_floats(in_l, c, hw, batch);
+    float *in_wide = random_floats(&rng, in_total, -2, 2);
+    float *in_dense = extract(in_wide, in_l, c, hw, batch);
+    float *expected = test_alloc((size_t)batch * c * hw);
+    clnet_ref_batchnorm(c, hw, batch, in_dense, gamma, beta, mean, var, eps, expected);
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem scale_buf = upload(ctx, scale, c), shift_buf = upload(ctx, shift, c);
+    for (int relu = 0; relu <= 1; relu++) {
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+        TEST_OK(clnet_batchnorm(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
+                                layout_view(out_buf, out_l, c, hw), scale_buf, shift_buf, relu,
+                                NULL));
+        if (relu)
+            relu_host(expected, (size_t)batch * c * hw);
+        check_output(ctx, relu ? "batchnorm+relu" : "batchnorm", out_buf, out_l, c, hw, batch,
+                     expected);
+        clnet_buffer_release(out_buf);
+    }
+    clnet_buffer_release(shift_buf);
+    clnet_buffer_release(scale_buf);
+    clnet_buffer_release(in_buf);
+    free(expected);
+    free(in_dense);
+    free(in_wide);
+    free(var);
+    free(mean);
+    free(beta);
+    free(gamma);
+}
+
+static void relu_matches_reference_on_views(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int c = 5, hw = 13, batch = 3;
+    const layout in_l = {2, 1, 2}, out_l = {0, 3, 0};
+    test_rng rng = {700};
+    size_t in_total = layout_floats(in_l, c, hw, batch);
+    float *in_wide = random_floats(&rng, in_total, -1, 1);
+    float *in_dense = extract(in_wide, in_l, c, hw, batch);
+    float *expected = test_alloc((size_t)batch * c * hw);
+    clnet_ref_relu((size_t)batch * c * hw, in_dense, expected);
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+    TEST_OK(clnet_relu(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
+                       layout_view(out_buf, out_l, c, hw), NULL));
+    check_output(ctx, "relu", out_buf, out_l, c, hw, batch, expected);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(in_buf);
+    free(expected);
+    free(in_dense);
+    free(in_wide);
+}
+
+static void add_with_and_without_relu_matches_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int count = 7 * 13 * 3, batch = 3; /* 3 channels of 7x13 as one flat run */
+    const layout a_l = {1, 0, 2}, b_l = {0, 4, 0}, out_l = {5, 1, 1};
+    test_rng rng = {800};
+    size_t a_total = layout_floats(a_l, count, 1, batch);
+    size_t b_total = layout_floats(b_l, count, 1, batch);
+    float *a_wide = random_floats(&rng, a_total, -1, 1);
+    float *b_wide = random_floats(&rng, b_total, -1, 1);
+    float *a = extract(a_wide, a_l, count, 1, batch), *b = extract(b_wide, b_l, count, 1, batch);
+    float *expected = test_alloc((size_t)batch * count);
+    clnet_ref_add((size_t)batch * count, a, b, expected);
+
+    cl_mem a_buf = upload(ctx, a_wide, a_total), b_buf = upload(ctx, b_wide, b_total);
+    for (int relu = 0; relu <= 1; relu++) {
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+        TEST_OK(clnet_add(ctx, count, batch, layout_view(a_buf, a_l, count, 1),
+                          layout_view(b_buf, b_l, count, 1),
+                          layout_view(out_buf, out_l, count, 1), relu, NULL));
+        if (relu)
+            relu_host(expected, (size_t)batch * count);
+        check_output(ctx, relu ? "add+relu" : "add", out_buf, out_l, count, 1, batch, expected);
+        clnet_buffer_release(out_buf);
+    }
+    clnet_buffer_release(b_buf);
+    clnet_buffer_release(a_buf);
+    free(expected);
+    free(b);
+    free(a);
+    free(b_wide);
+    free(a_wide);
+}
+
+/* Concatenation in place: two tensors copied into their channel slices of a
+ * wider tensor whose other values must survive. */
+static void copy_into_slice_keeps_the_rest_of_the_tensor(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int hw = 5 * 5, batch = 3, c1 = 3, c2 = 7, total_c = 13;
+    test_rng rng = {900};
+    size_t wide_total = (size_t)batch * total_c * hw + 4;
+    float *original = random_floats(&rng, wide_total, -1, 1);
+    float *x1 = random_floats(&rng, (size_t)batch * c1 * hw, -1, 1);
+    float *x2 = random_floats(&rng, (size_t)batch * c2 * hw, -1, 1);
+    cl_mem wide = upload(ctx, original, wide_total);
+    cl_mem b1 = upload(ctx, x1, (size_t)batch * c1 * hw);
+    cl_mem b2 = upload(ctx, x2, (size_t)batch * c2 * hw);
+
+    /* x1 at channel 1, x2 at channel 5, after 4 leading floats. */
+    clnet_dview v1 = {b1, 0, c1 * hw}, v2 = {b2, 0, c2 * hw};
+    clnet_dview s1 = {wide, 4 + 1 * hw, total_c * hw}, s2 = {wide, 4 + 5 * hw, total_c * hw};
+    TEST_OK(clnet_copy(ctx, c1 * hw, batch, v1, s1, NULL));
+    TEST_OK(clnet_copy(ctx, c2 * hw, batch, v2, s2, NULL));
+    float *got = download(ctx, wide, wide_total);
+
+    float *expected = test_alloc(wide_total);
+    memcpy(expected, original, wide_total * sizeof(float));
+    for (int n = 0; n < batch; n++) {
+        memcpy(expected + 4 + ((size_t)n * total_c + 1) * hw, x1 + (size_t)n * c1 * hw,
+               (size_t)c1 * hw * sizeof(float));
+        memcpy(expected + 4 + ((size_t)n * total_c + 5) * hw, x2 + (size_t)n * c2 * hw,
+               (size_t)c2 * hw * sizeof(float));
+    }
+    /* A copy is exact. */
+    test_assert_close("copy into slices", expected, got, wide_total, 0.0);
+
+    free(expected);
+    free(got);
+    clnet_buffer_release(b2);
+    clnet_buffer_release(b1);
+    clnet_buffer_release(wide);
+    free(x2);
+    free(x1);
+    free(original);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pooling                                                                  */
+
+typedef struct pool_case {
+    clnet_op op;
+    int c, h, w, k, stride;
+    clnet_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int batch;
+    float lo, hi; /* input range: all negative shows whether padding wins a max */
+    layout in_layout, out_layout;
+} pool_case;
+
+static void check_pool_case(const pool_case *pc, uint64_t seed) {
+    clnet_context *ctx = test_context();
+    clnet_pool_geometry g = {0};
+    g.c = pc->c;
+    g.in_h = pc->h;
+    g.in_w = pc->w;
+    g.kh = g.kw = pc->k;
+    g.sh = g.sw = pc->stride;
+    TEST_OK(clnet_window_axis("test height", pc->padding, pc->h, pc->k, pc->stride, 1,
+                              pc->pad_top, pc->pad_bottom, &g.out_h, &g.pad_top, &g.pad_bottom));
+    TEST_OK(clnet_window_axis("test width", pc->padding, pc->w, pc->k, pc->stride, 1,
+                              pc->pad_left, pc->pad_right, &g.out_w, &g.pad_left, &g.pad_right));
+    int in_hw = g.in_h * g.in_w, out_hw = g.out_h * g.out_w;
+    test_rng rng = {seed};
+    size_t in_total = layout_floats(pc->in_layout, g.c, in_hw, pc->batch);
+    float *in_wide = random_floats(&rng, in_total, pc->lo, pc->hi);
+    float *in_dense = extract(in_wide, pc->in_layout, g.c, in_hw, pc->batch);
+    float *expected = test_alloc((size_t)pc->batch * g.c * out_hw);
+    if (pc->op == CLNET_OP_MAXPOOL)
+        clnet_ref_maxpool(&g, pc->batch, in_dense, expected);
+    else
+        clnet_ref_avgpool(&g, pc->batch, in_dense, expected);
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem out_buf = poisoned(ctx, layout_floats(pc->out_layout, g.c, out_hw, pc->batch));
+    TEST_OK(clnet_pool2d(ctx, pc->op, &g, pc->batch, layout_view(in_buf, pc->in_layout, g.c, in_hw),
+                         layout_view(out_buf, pc->out_layout, g.c, out_hw), NULL));
+    char what[120];
+    snprintf(what, sizeof what, "%s %dx%d/%d on %dx%d pads %d/%d/%d/%d", clnet_op_name(pc->op),
+             g.kh, g.kw, g.sh, g.in_h, g.in_w, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right);
+    check_output(ctx, what, out_buf, pc->out_layout, g.c, out_hw, pc->batch, expected);
+
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(in_buf);
+    free(expected);
+    free(in_dense);
+    free(in_wide);
+}
+
+static void maxpool_with_padding_matches_reference(void **state) {
+    (void)state;
+    static const pool_case cases[] = {
+        {CLNET_OP_MAXPOOL, 5, 13, 13, 3, 2, CLNET_PADDING_SAME, 0, 0, 0, 0, 3, -2, -1,
+         {0, 0, 0}, {0, 0, 0}},
+        {CLNET_OP_MAXPOOL, 7, 7, 7, 2, 2, CLNET_PADDING_VALID, 0, 0, 0, 0, 3, -1, 1,
+         {3, 1, 2}, {2, 2, 1}},
+        {CLNET_OP_MAXPOOL, 3, 13, 7, 3, 1, CLNET_PADDING_EXPLICIT, 1, 2, 2, 0, 1, -2, -1,
+         {0, 0, 0}, {0, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_pool_case(&cases[i], 1000 + i);
+}
+
+static void avgpool_excludes_padding_from_the_count(void **state) {
+    (void)state;
+    static const pool_case cases[] = {
+        {CLNET_OP_AVGPOOL, 5, 13, 13, 2, 2, CLNET_PADDING_SAME, 0, 0, 0, 0, 3, 0.5f, 1.5f,
+         {0, 0, 0}, {0, 0, 0}},
+        {CLNET_OP_AVGPOOL, 7, 7, 7, 3, 1, CLNET_PADDING_EXPLICIT, 1, 1, 1, 1, 1, 0.5f, 1.5f,
+         {1, 2, 0}, {0, 1, 3}},
+        {CLNET_OP_AVGPOOL, 3, 31, 31, 2, 2, CLNET_PADDING_VALID, 0, 0, 0, 0, 3, -1, 1,
+         {0, 0, 0}, {0, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_pool_case(&cases[i], 1100 + i);
+}
+
+static void global_avgpool_matches_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    static const struct {
+        int c, hw, batch;
+        layout in_l, out_l;
+    } cases[] = {
+        {13, 7 * 7, 3, {2, 1, 3}, {1, 2, 3}},
+        {5, 31 * 31, 1, {0, 0, 0}, {0, 0, 0}},
+        {64, 8 * 8, 3, {0, 0, 0}, {0, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int c = cases[i].c, hw = cases[i].hw, batch = cases[i].batch;
+        layout in_l = cases[i].in_l, out_l = cases[i].out_l;
+        test_rng rng = {1200 + i};
+        size_t in_total = layout_floats(in_l, c, hw, batch);
+        float *in_wide = random_floats(&rng, in_total, -1, 2);
+        float *in_dense = extract(in_wide, in_l, c, hw, batch);
+        float *expected = test_alloc((size_t)batch * c);
+        clnet_ref_global_avgpool(c, hw, batch, in_dense, expected);
+
+        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, 1, batch));
+        TEST_OK(clnet_global_avgpool(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
+                                     layout_view(out_buf, out_l, c, 1), NULL));
+        check_output(ctx, "global_avgpool", out_buf, out_l, c, 1, batch, expected);
+        clnet_buffer_release(out_buf);
+        clnet_buffer_release(in_buf);
+        free(expected);
+        free(in_dense);
+        free(in_wide);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dense and softmax                                                        */
+
+static void dense_with_and_without_bias_and_relu_matches_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    static const struct {
+        int in_features, units, batch, bias, relu;
+        layout in_l, out_l;
+    } cases[] = {
+        {2304, 10, 3, 1, 0, {0, 0, 0}, {0, 0, 0}},
+        {13, 7, 1, 0, 0, {0, 0, 0}, {0, 0, 0}},
+        {342, 10, 3, 1, 1, {3, 5, 2}, {1, 2, 3}},
+        {64, 31, 3, 0, 1, {0, 0, 0}, {2, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int in_f = cases[i].in_features, units = cases[i].units, batch = cases[i].batch;
+        layout in_l = cases[i].in_l, out_l = cases[i].out_l;
+        test_rng rng = {1300 + i};
+        size_t in_total = layout_floats(in_l, in_f, 1, batch);
+        float *in_wide = random_floats(&rng, in_total, -1, 1);
+        float *weight = random_floats(&rng, (size_t)units * in_f, -1, 1);
+        float *bias = random_floats(&rng, (size_t)units, -1, 1);
+        float *in_dense = extract(in_wide, in_l, in_f, 1, batch);
+        float *expected = test_alloc((size_t)batch * units);
+        clnet_ref_dense(in_f, units, batch, in_dense, weight, cases[i].bias ? bias : NULL,
+                        expected);
+        if (cases[i].relu)
+            relu_host(expected, (size_t)batch * units);
+
+        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem w_buf = upload(ctx, weight, (size_t)units * in_f);
+        cl_mem b_buf = cases[i].bias ? upload(ctx, bias, (size_t)units) : NULL;
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, units, 1, batch));
+        TEST_OK(clnet_dense(ctx, in_f, units, batch, layout_view(in_buf, in_l, in_f, 1),
+                            layout_view(out_buf, out_l, units, 1), w_buf, b_buf, cases[i].relu,
+                            CLNET_GEMM_AUTO, NULL));
+        char what[80];
+        snprintf(what, sizeof what, "dense %d->%d batch %d bias %d relu %d", in_f, units, batch,
+                 cases[i].bias, cases[i].relu);
+        check_output(ctx, what, out_buf, out_l, units, 1, batch, expected);
+        clnet_buffer_release(out_buf);
+        clnet_buffer_release(b_buf);
+        clnet_buffer_release(w_buf);
+        clnet_buffer_release(in_buf);
+        free(expected);
+        free(in_dense);
+        free(bias);
+        free(weight);
+        free(in_wide);
+    }
+}
+
+static void softmax_over_channels_matches_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    /* Logits up to +-60 would overflow exp() without subtracting the maximum. */
+    static const struct {
+        int c, hw, batch;
+        float range;
+        layout in_l, out_l;
+    } cases[] = {
+        {10, 1, 3, 5, {0, 0, 0}, {0, 0, 0}},
+        {10, 1, 1, 60, {1, 2, 0}, {3, 0, 1}},
+        {7, 13 * 13, 3, 60, {2, 1, 1}, {0, 0, 2}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int c = cases[i].c, hw = cases[i].hw, batch = cases[i].batch;
+        layout in_l = cases[i].in_l, out_l = cases[i].out_l;
+        test_rng rng = {1400 + i};
+        size_t in_total = layout_floats(in_l, c, hw, batch);
+        float *in_wide = random_floats(&rng, in_total, -cases[i].range, cases[i].range);
+        float *in_dense = extract(in_wide, in_l, c, hw, batch);
+        float *expected = test_alloc((size_t)batch * c * hw);
+        clnet_ref_softmax(c, hw, batch, in_dense, expected);
+
+        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+        TEST_OK(clnet_softmax(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
+                              layout_view(out_buf, out_l, c, hw), NULL));
+        check_output(ctx, hw == 1 ? "softmax rank 1" : "softmax rank 3", out_buf, out_l, c, hw,
+                     batch, expected);
+        clnet_buffer_release(out_buf);
+        clnet_buffer_release(in_buf);
+        free(expected);
+        free(in_dense);
+        free(in_wide);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Argument validation                                                      */
+
+static void launchers_reject_bad_arguments_naming_the_op(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, 1024 * sizeof(float), "test buffer", &buf));
+    clnet_dview v = {buf, 0, 16};
+    clnet_dview null_view = {NULL, 0, 16};
+    clnet_conv_geometry g = {.in_c = 1, .in_h = 4, .in_w = 4, .out_c = 1, .out_h = 4,
+                             .out_w = 4, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_direct",
+               clnet_conv2d_direct(ctx, &g, 1, v, v, NULL, NULL, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_direct",
+               clnet_conv2d_direct(ctx, &g, 0, v, v, buf, NULL, 0, NULL));
+    g.sh = 0;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm",
+               clnet_conv2d_im2col_gemm(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
+                                        NULL));
+    g.sh = 1;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm",
+               clnet_conv2d_im2col_gemm(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL,
+                                        NULL));
+    g.kh = g.kw = 3;
+    g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_gemm1x1",
+               clnet_conv2d_gemm1x1(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL));
+    /* 3 images of 16 floats 400 apart end past the 1024-float buffer. */
+    clnet_dview far = {buf, 300, 400};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_direct",
+               clnet_conv2d_direct(ctx, &g, 3, far, v, buf, NULL, 0, NULL));
+
+    clnet_gemm_args args = {.m = 4, .n = 0, .k = 4, .batch = 1, .a = buf, .lda = 4, .b = buf,
+                            .ldb = 4, .c = buf, .ldc = 4};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "gemm", clnet_gemm(ctx, CLNET_GEMM_CLNET, &args,
+                                                                 NULL));
+    args.n = 4;
+    args.b = NULL;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "gemm", clnet_gemm(ctx, CLNET_GEMM_CLNET, &args,
+                                                                 NULL));
+
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "batchnorm",
+               clnet_batchnorm(ctx, 4, 4, 1, v, v, buf, NULL, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "relu", clnet_relu(ctx, 0, 4, 1, v, v, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "add",
+               clnet_add(ctx, 16, 1, v, null_view, v, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "copy", clnet_copy(ctx, -1, 1, v, v, NULL));
+    clnet_dview negative = {buf, -1, 16};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "copy", clnet_copy(ctx, 16, 1, negative, v, NULL));
+
+    clnet_pool_geometry pg = {.c = 1, .in_h = 4, .in_w = 4, .out_h = 2, .out_w = 2, .kh = 2,
+                              .kw = 2, .sh = 0, .sw = 2};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "maxpool2d",
+               clnet_pool2d(ctx, CLNET_OP_MAXPOOL, &pg, 1, v, v, NULL));
+    pg.sh = 2;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "avgpool2d",
+               clnet_pool2d(ctx, CLNET_OP_AVGPOOL, &pg, 1, null_view, v, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "global_avgpool",
+               clnet_global_avgpool(ctx, 4, 0, 1, v, v, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "dense",
+               clnet_dense(ctx, 16, 4, 1, v, v, NULL, NULL, 0, CLNET_GEMM_AUTO, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "softmax",
+               clnet_softmax(ctx, 4, 4, 1, v, null_view, NULL));
+    clnet_buffer_release(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conv2d_direct_matches_reference),
+        cmocka_unit_test(conv2d_im2col_gemm_matches_reference),
+        cmocka_unit_test(conv2d_gemm1x1_matches_reference),
+        cmocka_unit_test(conv2d_with_clblast_matches_reference),
+        cmocka_unit_test(conv2d_is_pointwise_only_for_1x1_stride1_unpadded),
+        cmocka_unit_test(gemm_odd_sizes_batched_matches_host),
+        cmocka_unit_test(gemm_auto_backend_is_clnet_on_cpus),
+        cmocka_unit_test(batchnorm_matches_reference),
+        cmocka_unit_test(relu_matches_reference_on_views),
+        cmocka_unit_test(add_with_and_without_relu_matches_reference),
+        cmocka_unit_test(copy_into_slice_keeps_the_rest_of_the_tensor),
+        cmocka_unit_test(maxpool_with_padding_matches_reference),
+        cmocka_unit_test(avgpool_excludes_padding_from_the_count),
+        cmocka_unit_test(global_avgpool_matches_reference),
+        cmocka_unit_test(dense_with_and_without_bias_and_relu_matches_reference),
+        cmocka_unit_test(softmax_over_channels_matches_reference),
+        cmocka_unit_test(launchers_reject_bad_arguments_naming_the_op),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_context_release();
+    return failed;
+}

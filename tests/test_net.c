@@ -1,0 +1,498 @@
+/* Compiled networks against the CPU reference: every op through the whole
+ * pipeline with each algorithm, folding and fusion, in-place
+ * concatenation, memory reuse, several inputs and outputs, shared layers,
+ * and every built-in network end to end. */
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tolerance for a few layers: float32 accumulation over at most a few
+ * thousand products keeps the error near 1e-6 of the largest value; 2e-5
+ * leaves room for folded weights rounding differently. */
+#define TOL_LAYER 2e-5
+/* Whole networks: dozens of layers, each adding its rounding. */
+#define TOL_NETWORK 1e-4
+
+/* Random weights everywhere, with batch-norm statistics away from the
+ * identity so that folding is actually exercised. */
+static void randomize_weights(clnet_graph *g, uint64_t seed) {
+    test_rng rng = {seed};
+    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
+        clnet_layer *layer = clnet_graph_layer_at(g, l);
+        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
+            clnet_weight_info info;
+            TEST_OK(clnet_layer_weight(layer, w, &info));
+            float lo = -0.5f, hi = 0.5f;
+            if (!strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance")) {
+                lo = 0.5f;
+                hi = 1.5f;
+            }
+            test_fill_uniform(&rng, info.data, info.count, lo, hi);
+        }
+    }
+}
+
+/* Keeps the initialiser's kernels (scaled to the fan-in, so that deep
+ * networks neither explode nor vanish) and randomises the rest: biases and
+ * all four batch-norm arrays. */
+static void randomize_non_kernels(clnet_graph *g, uint64_t seed) {
+    test_rng rng = {seed};
+    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
+        clnet_layer *layer = clnet_graph_layer_at(g, l);
+        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
+            clnet_weight_info info;
+            TEST_OK(clnet_layer_weight(layer, w, &info));
+            if (!strcmp(info.name, "kernel"))
+                continue;
+            int positive = !strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance");
+            test_fill_uniform(&rng, info.data, info.count, positive ? 0.6f : -0.2f,
+                              positive ? 1.4f : 0.2f);
+        }
+    }
+}
+
+/* Runs g on the device with options and on the reference for `batch`
+ * random images, and compares every output. */
+static void check_graph(clnet_graph *g, const clnet_net_options *options, int batch,
+                        double tolerance, const char *what) {
+    clnet_context *ctx = test_context();
+    int n_in = clnet_graph_input_count(g), n_out = clnet_graph_output_count(g);
+    float *inputs[8], *outputs[8], *expected[8];
+    size_t out_sizes[8];
+    assert_true(n_in <= 8 && n_out <= 8);
+    test_rng rng = {1234};
+    for (int i = 0; i < n_in; i++) {
+        clnet_shape s;
+        TEST_OK(clnet_tensor_shape(g, clnet_graph_input_at(g, i), &s));
+        size_t n = clnet_shape_size(s) * (size_t)batch;
+        inputs[i] = test_alloc(n);
+        test_fill_uniform(&rng, inputs[i], n, -1.0f, 1.0f);
+    }
+    for (int i = 0; i < n_out; i++) {
+        clnet_shape s;
+        TEST_OK(clnet_tensor_shape(g, clnet_graph_output_at(g, i), &s));
+        out_sizes[i] = clnet_shape_size(s) * (size_t)batch;
+        outputs[i] = test_alloc_poisoned(out_sizes[i]);
+        expected[i] = test_alloc_poisoned(out_sizes[i]);
+    }
+
+    clnet_net_options opt = options ? *options : clnet_net_options_default();
+    opt.poison_activations = 1;
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, g, &opt, &net));
+    TEST_OK(clnet_net_run(net, batch, (const float *const *)inputs, outputs));
+    TEST_OK(clnet_graph_run_reference(g, batch, (const float *const *)inputs, expected));
+    for (int i = 0; i < n_out; i++) {
+        char label[256];
+        snprintf(label, sizeof label, "%s, output %d, batch %d", what, i, batch);
+        test_assert_close(label, expected[i], outputs[i], out_sizes[i], tolerance);
+    }
+    clnet_net_destroy(net);
+    for (int i = 0; i < n_in; i++)
+        free(inputs[i]);
+    for (int i = 0; i < n_out; i++) {
+        free(outputs[i]);
+        free(expected[i]);
+    }
+}
+
+/* A graph of one input and one layer called on it. */
+static clnet_graph *single_layer_graph(int c, int h, int w, clnet_layer **layer,
+                                       clnet_status (*make)(clnet_graph *, clnet_layer **,
+                                                            const void *),
+                                       const void *desc) {
+    clnet_graph *g;
+    clnet_tensor x, y;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, c, h, w, &x));
+    TEST_OK(make(g, layer, desc));
+    TEST_OK(clnet_layer_call1(*layer, x, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    randomize_weights(g, 99);
+    return g;
+}
+
+static clnet_status make_conv(clnet_graph *g, clnet_layer **out, const void *desc) {
+    return clnet_layer_conv2d(g, NULL, desc, out);
+}
+
+typedef struct conv_case {
+    int c, h, w, filters, k, stride, dilation;
+    clnet_padding padding;
+    int pads[4];
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {3, 7, 7, 7, 3, 1, 1, CLNET_PADDING_SAME, {0}},
+    {5, 13, 13, 16, 3, 2, 1, CLNET_PADDING_SAME, {0}},
+    {13, 31, 31, 7, 3, 1, 2, CLNET_PADDING_SAME, {0}},
+    {6, 13, 7, 9, 5, 2, 1, CLNET_PADDING_VALID, {0}},
+    {7, 13, 13, 24, 1, 1, 1, CLNET_PADDING_SAME, {0}},
+    {7, 13, 13, 10, 1, 2, 1, CLNET_PADDING_SAME, {0}},
+    {4, 12, 9, 5, 3, 2, 1, CLNET_PADDING_EXPLICIT, {1, 0, 2, 1}},
+    {17, 8, 8, 33, 3, 1, 1, CLNET_PADDING_SAME, {0}},
+};
+
+static void conv_through_net(clnet_conv_algo algo, clnet_gemm_backend backend) {
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        const conv_case *cc = &conv_cases[i];
+        clnet_conv2d_desc d = clnet_conv2d_defaults(cc->filters, cc->k);
+        d.stride_h = d.stride_w = cc->stride;
+        d.dilation_h = d.dilation_w = cc->dilation;
+        d.padding = cc->padding;
+        d.pad_top = cc->pads[0];
+        d.pad_bottom = cc->pads[1];
+        d.pad_left = cc->pads[2];
+        d.pad_right = cc->pads[3];
+        d.use_bias = i % 2 == 0;
+        d.activation = i % 3 == 1 ? CLNET_ACT_RELU : CLNET_ACT_LINEAR;
+        clnet_layer *layer;
+        clnet_graph *g = single_layer_graph(cc->c, cc->h, cc->w, &layer, make_conv, &d);
+        clnet_net_options o = clnet_net_options_default();
+        o.conv_algo = algo;
+        o.gemm_backend = backend;
+        char what[128];
+        snprintf(what, sizeof what, "conv case %zu (%s, %s)", i, clnet_conv_algo_name(algo),
+                 clnet_gemm_backend_name(backend));
+        check_graph(g, &o, 1, TOL_LAYER, what);
+        check_graph(g, &o, 3, TOL_LAYER, what);
+        clnet_graph_destroy(g);
+    }
+}
+
+static void conv2d_direct_matches_reference(void **state) {
+    (void)state;
+    conv_through_net(CLNET_CONV_DIRECT, CLNET_GEMM_AUTO);
+}
+
+static void conv2d_im2col_gemm_matches_reference(void **state) {
+    (void)state;
+    conv_through_net(CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLNET);
+}
+
+static void conv2d_auto_choice_matches_reference(void **state) {
+    (void)state;
+    conv_through_net(CLNET_CONV_AUTO, CLNET_GEMM_CLNET);
+}
+
+/* Conv -> BN -> ReLU, with folding and fusion on and off. */
+static clnet_graph *conv_bn_relu_graph(int shared_twice) {
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *conv, *bn, *relu;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 5, 11, 9, &x));
+    clnet_conv2d_desc d = clnet_conv2d_defaults(6, 3);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+    TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &bn));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+    TEST_OK(clnet_layer_call1(conv, x, &y));
+    TEST_OK(clnet_layer_call1(bn, y, &y));
+    TEST_OK(clnet_layer_call1(relu, y, &y));
+    if (shared_twice) {
+        /* The same conv and BN applied again: shared weights, 6 -> 6
+         * needs a second conv for the channel count, so use a 6-channel
+         * conv twice. */
+        clnet_layer *conv6;
+        clnet_conv2d_desc d6 = clnet_conv2d_defaults(6, 3);
+        TEST_OK(clnet_layer_conv2d(g, "shared", &d6, &conv6));
+        TEST_OK(clnet_layer_call1(conv6, y, &y));
+        TEST_OK(clnet_layer_call1(relu, y, &y));
+        TEST_OK(clnet_layer_call1(conv6, y, &y));
+    }
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    randomize_weights(g, 5);
+    return g;
+}
+
+static void folding_and_fusion_match_reference(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 4; variant++) {
+        clnet_graph *g = conv_bn_relu_graph(variant >= 2);
+        clnet_net_options o = clnet_net_options_default();
+        o.fold_batchnorm = variant % 2;
+        o.fuse_activations = variant % 2;
+        check_graph(g, &o, 2, TOL_LAYER, "conv-bn-relu");
+        clnet_graph_destroy(g);
+    }
+}
+
+static void folding_and_fusion_reduce_steps(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    clnet_graph *g = conv_bn_relu_graph(0);
+    clnet_net *fused, *plain;
+    clnet_net_options o = clnet_net_options_default();
+    TEST_OK(clnet_net_create(ctx, g, &o, &fused));
+    o.fold_batchnorm = o.fuse_activations = 0;
+    TEST_OK(clnet_net_create(ctx, g, &o, &plain));
+    assert_int_equal(clnet_net_step_count(fused), 1);
+    assert_int_equal(clnet_net_step_count(plain), 3);
+    clnet_step_info info;
+    TEST_OK(clnet_net_step_info(fused, 0, &info));
+    assert_string_equal(info.label, "conv2d+batch_normalization+activation");
+    clnet_net_destroy(fused);
+    clnet_net_destroy(plain);
+    clnet_graph_destroy(g);
+}
+
+static void shared_layer_matches_reference(void **state) {
+    (void)state;
+    clnet_graph *g = conv_bn_relu_graph(1);
+    check_graph(g, NULL, 3, TOL_LAYER, "shared conv");
+    clnet_graph_destroy(g);
+}
+
+/* Two inputs, two outputs, every remaining op: batchnorm alone, add,
+ * concat, pools, global pooling, flatten, dense, softmax, dropout. */
+static clnet_graph *all_ops_graph(void) {
+    clnet_graph *g;
+    clnet_tensor a, b, t, u, v, cat, flat, logits, prob, pooled;
+    clnet_layer *l;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, "left", 3, 13, 13, &a));
+    TEST_OK(clnet_graph_input(g, "right", 3, 13, 13, &b));
+
+    clnet_conv2d_desc d = clnet_conv2d_defaults(7, 3);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &l));
+    TEST_OK(clnet_layer_call1(l, a, &t));
+    TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-5f, &l));
+    TEST_OK(clnet_layer_call1(l, b, &u)); /* BN straight on an input: not foldable */
+    clnet_conv2d_desc d2 = clnet_conv2d_defaults(7, 1);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d2, &l));
+    TEST_OK(clnet_layer_call1(l, u, &u));
+    clnet_tensor pair[2] = {t, u};
+    TEST_OK(clnet_layer_add(g, NULL, &l));
+    TEST_OK(clnet_layer_call(l, pair, 2, &v));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &l));
+    TEST_OK(clnet_layer_call1(l, v, &v));
+    clnet_tensor three[3] = {v, t, b}; /* t is read twice; b is a graph input */
+    TEST_OK(clnet_layer_concat(g, NULL, &l));
+    TEST_OK(clnet_layer_call(l, three, 3, &cat));
+    clnet_pool2d_desc mp = clnet_pool2d_defaults(2);
+    TEST_OK(clnet_layer_maxpool(g, NULL, &mp, &l));
+    TEST_OK(clnet_layer_call1(l, cat, &t));
+    clnet_pool2d_desc ap = clnet_pool2d_defaults(3);
+    ap.stride_h = ap.stride_w = 2;
+    ap.padding = CLNET_PADDING_SAME;
+    TEST_OK(clnet_layer_avgpool(g, NULL, &ap, &l));
+    TEST_OK(clnet_layer_call1(l, t, &t));
+    TEST_OK(clnet_layer_dropout(g, NULL, 0.4f, &l));
+    TEST_OK(clnet_layer_call1(l, t, &t));
+    TEST_OK(clnet_layer_flatten(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, t, &flat));
+    clnet_dense_desc dd = {11, 1, CLNET_ACT_LINEAR, CLNET_INIT_GLOROT_UNIFORM};
+    TEST_OK(clnet_layer_dense(g, NULL, &dd, &l));
+    TEST_OK(clnet_layer_call1(l, flat, &logits));
+    TEST_OK(clnet_layer_softmax(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, logits, &prob));
+    TEST_OK(clnet_layer_global_avgpool(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, cat, &pooled));
+    clnet_tensor outs[3] = {prob, pooled, logits};
+    TEST_OK(clnet_graph_set_outputs(g, outs, 3));
+    randomize_weights(g, 77);
+    return g;
+}
+
+static void every_op_with_two_inputs_and_outputs_matches_reference(void **state) {
+    (void)state;
+    clnet_graph *g = all_ops_graph();
+    check_graph(g, NULL, 1, TOL_LAYER, "all ops");
+    check_graph(g, NULL, 3, TOL_LAYER, "all ops");
+    clnet_net_options o = clnet_net_options_default();
+    o.concat_in_place = 0;
+    o.reuse_memory = 0;
+    check_graph(g, &o, 2, TOL_LAYER, "all ops, copies, no reuse");
+    clnet_graph_destroy(g);
+}
+
+/* DenseNet-style nested concatenations, written in place. */
+static void nested_concat_in_place_matches_reference(void **state) {
+    (void)state;
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *l;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 3, 9, 9, &x));
+    clnet_conv2d_desc stem = clnet_conv2d_defaults(6, 3);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &stem, &l));
+    TEST_OK(clnet_layer_call1(l, x, &x));
+    for (int i = 0; i < 4; i++) {
+        clnet_layer *bn, *relu, *conv, *cat;
+        clnet_conv2d_desc d = clnet_conv2d_defaults(5, 3);
+        TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &bn));
+        TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+        TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+        TEST_OK(clnet_layer_concat(g, NULL, &cat));
+        TEST_OK(clnet_layer_call1(bn, x, &y));
+        TEST_OK(clnet_layer_call1(relu, y, &y));
+        TEST_OK(clnet_layer_call1(conv, y, &y));
+        clnet_tensor pair[2] = {x, y};
+        TEST_OK(clnet_layer_call(cat, pair, 2, &x));
+    }
+    TEST_OK(clnet_graph_set_outputs(g, &x, 1));
+    randomize_weights(g, 3);
+    check_graph(g, NULL, 2, TOL_LAYER, "nested concat");
+
+    /* In place, the concatenations need no copy steps. */
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+    for (int i = 0; i < clnet_net_step_count(net); i++) {
+        clnet_step_info info;
+        TEST_OK(clnet_net_step_info(net, i, &info));
+        assert_string_not_equal(info.kernel, "copy");
+    }
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+}
+
+static void batch_size_changes_between_runs(void **state) {
+    (void)state;
+    clnet_graph *g = all_ops_graph();
+    clnet_context *ctx = test_context();
+    clnet_net *net;
+    clnet_net_options o = clnet_net_options_default();
+    o.poison_activations = 1;
+    TEST_OK(clnet_net_create(ctx, g, &o, &net));
+    const int batches[] = {2, 5, 1, 3};
+    test_rng rng = {8};
+    for (size_t k = 0; k < 4; k++) {
+        int n = batches[k];
+        float *in[2], *out[3], *ref[3];
+        size_t out_size[3] = {11, 0, 11};
+        clnet_shape s;
+        TEST_OK(clnet_tensor_shape(g, clnet_graph_output_at(g, 1), &s));
+        out_size[1] = clnet_shape_size(s);
+        for (int i = 0; i < 2; i++) {
+            in[i] = test_alloc(3 * 13 * 13 * (size_t)n);
+            test_fill_uniform(&rng, in[i], 3 * 13 * 13 * (size_t)n, -1, 1);
+        }
+        for (int i = 0; i < 3; i++) {
+            out[i] = test_alloc_poisoned(out_size[i] * n);
+            ref[i] = test_alloc(out_size[i] * n);
+        }
+        TEST_OK(clnet_net_run(net, n, (const float *const *)in, out));
+        TEST_OK(clnet_graph_run_reference(g, n, (const float *const *)in, ref));
+        for (int i = 0; i < 3; i++) {
+            test_assert_close("changing batch", ref[i], out[i], out_size[i] * n, TOL_LAYER);
+            free(out[i]);
+            free(ref[i]);
+        }
+        free(in[0]);
+        free(in[1]);
+    }
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+}
+
+static void memory_reuse_shrinks_the_plan(void **state) {
+    (void)state;
+    clnet_graph *g;
+    TEST_OK(clnet_model_builtin("resnet20v1", 1, &g));
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+    clnet_memory_report m1, m32;
+    TEST_OK(clnet_net_memory(net, 1, &m1));
+    TEST_OK(clnet_net_memory(net, 32, &m32));
+    assert_true(m1.activation_bytes > 0);
+    assert_true(m1.activation_bytes * 3 < m1.activation_bytes_without_reuse);
+    assert_true(m32.activation_bytes == 32 * m1.activation_bytes);
+    /* Folded weights: everything but the BN statistics, which fold away. */
+    assert_true(m1.weight_bytes > 200000 * sizeof(float));
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+}
+
+static void run_rejects_bad_arguments(void **state) {
+    (void)state;
+    clnet_graph *g = conv_bn_relu_graph(0);
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+    float in[5 * 11 * 9], out[6 * 11 * 9];
+    const float *ins[1] = {in};
+    float *outs[1] = {out};
+    const float *no_ins[1] = {NULL};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "batch", clnet_net_run(net, 0, ins, outs));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "input 0", clnet_net_run(net, 1, no_ins, outs));
+    clnet_net_destroy(net);
+
+    clnet_graph *empty;
+    TEST_OK(clnet_graph_create(&empty));
+    clnet_tensor x;
+    TEST_OK(clnet_graph_input(empty, NULL, 1, 2, 2, &x));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "no outputs",
+               clnet_net_create(test_context(), empty, NULL, &net));
+    clnet_graph_destroy(empty);
+    clnet_graph_destroy(g);
+}
+
+/* Every built-in network, end to end, with random weights and BN
+ * statistics, against the reference. Logits are compared: with random
+ * weights the final softmax saturates to one-hot vectors, which would hide
+ * differences. */
+static void check_builtin(const char *name, int batch) {
+    clnet_graph *g;
+    TEST_OK(clnet_model_builtin(name, 42, &g));
+    randomize_non_kernels(g, 42 + strlen(name));
+    int removed = 0;
+    TEST_OK(clnet_graph_strip_final_softmax(g, &removed));
+    assert_int_equal(removed, 1);
+    check_graph(g, NULL, batch, TOL_NETWORK, name);
+    clnet_graph_destroy(g);
+}
+
+static void resnet_v1_networks_match_reference(void **state) {
+    (void)state;
+    check_builtin("resnet20v1", 3);
+    check_builtin("resnet32v1", 1);
+    check_builtin("resnet44v1", 1);
+    check_builtin("resnet56v1", 1);
+    check_builtin("resnet110v1", 1);
+}
+
+static void resnet_v2_networks_match_reference(void **state) {
+    (void)state;
+    check_builtin("resnet20v2", 3);
+    check_builtin("resnet56v2", 1);
+    check_builtin("resnet110v2", 1);
+}
+
+static void densenet_and_ynet_match_reference(void **state) {
+    (void)state;
+    check_builtin("densenet100", 2);
+    check_builtin("densenet40k24", 1);
+    check_builtin("ynet", 3);
+}
+
+static void builtin_network_with_softmax_matches_reference(void **state) {
+    (void)state;
+    clnet_graph *g;
+    TEST_OK(clnet_model_builtin("resnet20v1", 7, &g));
+    check_graph(g, NULL, 3, TOL_NETWORK, "resnet20v1 with softmax");
+    clnet_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conv2d_direct_matches_reference),
+        cmocka_unit_test(conv2d_im2col_gemm_matches_reference),
+        cmocka_unit_test(conv2d_auto_choice_matches_reference),
+        cmocka_unit_test(folding_and_fusion_match_reference),
+        cmocka_unit_test(folding_and_fusion_reduce_steps),
+        cmocka_unit_test(shared_layer_matches_reference),
+        cmocka_unit_test(every_op_with_two_inputs_and_outputs_matches_reference),
+        cmocka_unit_test(nested_concat_in_place_matches_reference),
+        cmocka_unit_test(batch_size_changes_between_runs),
+        cmocka_unit_test(memory_reuse_shrinks_the_plan),
+        cmocka_unit_test(run_rejects_bad_arguments),
+        cmocka_unit_test(resnet_v1_networks_match_reference),
+        cmocka_unit_test(resnet_v2_networks_match_reference),
+        cmocka_unit_test(densenet_and_ynet_match_reference),
+        cmocka_unit_test(builtin_network_with_softmax_matches_reference),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_context_release();
+    return failed;
+}

@@ -1,0 +1,144 @@
+/* Shared test helpers; see test_util.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static clnet_context *shared_context;
+static int context_failed;
+
+static int device_required(void) {
+    const char *v = getenv("CLNET_REQUIRE_DEVICE");
+    return v && strcmp(v, "0") != 0 && v[0] != '\0';
+}
+
+clnet_context *test_context(void) {
+    if (shared_context)
+        return shared_context;
+    if (!context_failed) {
+        clnet_status s = clnet_context_create(NULL, NULL, &shared_context);
+        if (s != CLNET_STATUS_OK) {
+            context_failed = 1;
+            print_error("no OpenCL device: %s\n", clnet_last_error());
+        }
+    }
+    if (!shared_context) {
+        if (device_required())
+            fail_msg("CLNET_REQUIRE_DEVICE is set but no OpenCL device could be opened");
+        skip();
+    }
+    return shared_context;
+}
+
+void test_context_release(void) {
+    clnet_context_destroy(shared_context);
+    shared_context = NULL;
+}
+
+uint64_t test_rng_next(test_rng *rng) {
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+float test_rng_uniform(test_rng *rng, float lo, float hi) {
+    double u = (double)(test_rng_next(rng) >> 11) / 9007199254740992.0;
+    return (float)(lo + (hi - lo) * u);
+}
+
+void test_fill_uniform(test_rng *rng, float *data, size_t count, float lo, float hi) {
+    for (size_t i = 0; i < count; i++)
+        data[i] = test_rng_uniform(rng, lo, hi);
+}
+
+float *test_alloc(size_t count) {
+    float *p = malloc((count ? count : 1) * sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+float *test_alloc_poisoned(size_t count) {
+    float *p = test_alloc(count);
+    for (size_t i = 0; i < count; i++)
+        p[i] = TEST_POISON;
+    return p;
+}
+
+double test_max_relative_error(const float *expected, const float *got, size_t count) {
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!isfinite(got[i]))
+            return INFINITY;
+        double e = fabs((double)expected[i]);
+        if (e > scale)
+            scale = e;
+    }
+    if (scale < 1e-30)
+        scale = 1;
+    for (size_t i = 0; i < count; i++) {
+        double d = fabs((double)got[i] - (double)expected[i]) / scale;
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+void test_assert_close(const char *what, const float *expected, const float *got, size_t count,
+                       double tolerance) {
+    double err = test_max_relative_error(expected, got, count);
+    if (err <= tolerance)
+        return;
+    double scale = 0;
+    for (size_t i = 0; i < count; i++)
+        if (fabs(expected[i]) > scale)
+            scale = fabs(expected[i]);
+    if (scale < 1e-30)
+        scale = 1;
+    print_error("%s: max relative error %g exceeds %g over %zu elements\n", what, err, tolerance,
+                count);
+    int shown = 0;
+    for (size_t i = 0; i < count && shown < 8; i++) {
+        double d = fabs((double)got[i] - (double)expected[i]) / scale;
+        if (!isfinite(got[i]) || d > tolerance) {
+            print_error("  [%zu] expected %.9g got %.9g\n", i, expected[i], got[i]);
+            shown++;
+        }
+    }
+    fail_msg("%s does not match the reference", what);
+}
+
+void test_check_ok(clnet_status status, const char *expr, const char *file, int line) {
+    if (status != CLNET_STATUS_OK)
+        fail_msg("%s:%d: %s returned %s: %s", file, line, expr, clnet_status_string(status),
+                 clnet_last_error());
+}
+
+void test_check_fails(clnet_status expected, const char *needle, clnet_status got,
+                      const char *expr, const char *file, int line) {
+    if (got != expected)
+        fail_msg("%s:%d: %s returned %s, expected %s (message: %s)", file, line, expr,
+                 clnet_status_string(got), clnet_status_string(expected), clnet_last_error());
+    const char *msg = clnet_last_error();
+    if (msg[0] == '\0')
+        fail_msg("%s:%d: %s failed without a message", file, line, expr);
+    if (needle && !strstr(msg, needle))
+        fail_msg("%s:%d: message of %s lacks \"%s\": %s", file, line, expr, needle, msg);
+}
+
+const char *test_shared_data(const char *relative) {
+    static char path[4096];
+    const char *root = getenv("CLNET_SHARED_DATA");
+#ifdef CLNET_SHARED_DATA
+    if (!root)
+        root = CLNET_SHARED_DATA;
+#endif
+    if (!root)
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s", root, relative);
+    return access(path, R_OK) == 0 ? path : NULL;
+}
