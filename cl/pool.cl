@@ -33,7 +33,9 @@ __kernel void maxpool2d(__global const float *in, int in_off, int in_bstride, __
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++)
             best = fmax(best, plane[y * in_w + x]);
-    out[dst] = best;
+    /* A window entirely in padding (only from hand-made geometry) gives 0,
+     * as in the host reference. */
+    out[dst] = (y1 > y0 && x1 > x0) ? best : 0.0f;
 }
 
 __kernel void avgpool2d(__global const float *in, int in_off, int in_bstride, __global float *out,
@@ -44,7 +46,7 @@ __kernel void avgpool2d(__global const float *in, int in_off, int in_bstride, __
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++)
             sum += plane[y * in_w + x];
-    /* A window entirely in padding has no elements; it averages to 0. */
+    /* A window entirely in padding has no elements; it gives 0, as above. */
     const int count = max(y1 - y0, 0) * max(x1 - x0, 0);
     out[dst] = count > 0 ? sum / (float)count : 0.0f;
 }

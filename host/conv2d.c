@@ -36,49 +36,17 @@ static int im2col_run(const clnet_context *ctx) {
     return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? 32 : 1;
 }
 
-/* Checks that `floats` floats from the start of buf lie inside it and within
- * int indexing. */
-static clnet_status check_extent(const char *op, const char *name, cl_mem buf, long long floats) {
-    if (!buf)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: the %s buffer is NULL", op, name);
-    size_t bytes = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
-    if (err != CL_SUCCESS)
-        return clnet_fail(CLNET_STATUS_DEVICE_ERROR, "%s: querying the size of the %s buffer: %s",
-                          op, name, clnet_cl_error_name(err));
-    if ((unsigned long long)floats > bytes / sizeof(float))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s needs %lld floats but its buffer holds %zu", op, name, floats,
-                          bytes / sizeof(float));
-    /* Limitation: kernels index with int, so data must end below 2^31 floats. */
-    if (floats > INT_MAX)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "%s: the %s spans %lld floats, beyond int indexing", op, name, floats);
-    return CLNET_STATUS_OK;
-}
-
-/* Checks a view of `batch` images of per_image floats. */
-static clnet_status check_view(const char *op, const char *name, clnet_dview v, int batch,
-                               long long per_image) {
-    if (v.offset < 0 || v.batch_stride < 0 || (batch > 1 && v.batch_stride < per_image))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s view (offset %d, batch stride %d) does not fit %d images of "
-                          "%lld floats",
-                          op, name, v.offset, v.batch_stride, batch, per_image);
-    return check_extent(op, name, v.buf,
-                        v.offset + (long long)(batch - 1) * v.batch_stride + per_image);
-}
-
 /* Prefixes a failure of a step with the launcher's name. */
 static clnet_status prefixed(clnet_status status, const char *op) {
     return status == CLNET_STATUS_OK ? status : clnet_fail_context(status, "%s: ", op);
 }
 
 /* Validates everything a convolution launch reads and writes. */
-static clnet_status check_conv(const char *op, const clnet_conv_geometry *g, int batch,
-                               clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias) {
-    if (!g)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: geometry is NULL", op);
+static clnet_status check_conv(const char *op, const clnet_context *ctx,
+                               const clnet_conv_geometry *g, int batch, clnet_dview in,
+                               clnet_dview out, cl_mem weight, cl_mem bias) {
+    if (!ctx || !g)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: context or geometry is NULL", op);
     if (batch <= 0 || g->in_c <= 0 || g->in_h <= 0 || g->in_w <= 0 || g->out_c <= 0 ||
         g->out_h <= 0 || g->out_w <= 0 || g->kh <= 0 || g->kw <= 0 || g->sh <= 0 || g->sw <= 0 ||
         g->dh <= 0 || g->dw <= 0)
@@ -91,11 +59,11 @@ static clnet_status check_conv(const char *op, const clnet_conv_geometry *g, int
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: padding top %d, left %d, bottom %d, right %d must be non-negative",
                           op, g->pad_top, g->pad_left, g->pad_bottom, g->pad_right);
-    CLNET_TRY(check_view(op, "input", in, batch, (long long)g->in_c * g->in_h * g->in_w));
-    CLNET_TRY(check_view(op, "output", out, batch, (long long)g->out_c * g->out_h * g->out_w));
-    CLNET_TRY(check_extent(op, "weight", weight, (long long)g->out_c * g->in_c * g->kh * g->kw));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, (long long)g->in_c * g->in_h * g->in_w));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, (long long)g->out_c * g->out_h * g->out_w));
+    CLNET_TRY(clnet_check_extent(op, "weight", weight, (long long)g->out_c * g->in_c * g->kh * g->kw));
     if (bias)
-        CLNET_TRY(check_extent(op, "bias", bias, g->out_c));
+        CLNET_TRY(clnet_check_extent(op, "bias", bias, g->out_c));
     return CLNET_STATUS_OK;
 }
 
@@ -103,7 +71,7 @@ clnet_status clnet_conv2d_direct(clnet_context *ctx, const clnet_conv_geometry *
                                  clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
                                  int relu, clnet_events *events) {
     const char *op = "conv2d_direct";
-    CLNET_TRY(check_conv(op, g, batch, in, out, weight, bias));
+    CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
 
     int oc_block = direct_oc_block(ctx, g->out_c);
     int px = direct_px_block(ctx);
@@ -140,8 +108,8 @@ clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geome
                                       cl_mem bias, int relu, clnet_gemm_backend backend,
                                       cl_mem scratch, clnet_events *events) {
     const char *op = "conv2d_im2col_gemm";
-    CLNET_TRY(check_conv(op, g, batch, in, out, weight, bias));
-    CLNET_TRY(check_extent(op, "im2col scratch", scratch,
+    CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
+    CLNET_TRY(clnet_check_extent(op, "im2col scratch", scratch,
                            (long long)clnet_conv2d_im2col_scratch(g, batch)));
 
     /* Columns: per image [K = in_c * kh * kw][P = out_h * out_w]. */
@@ -184,7 +152,7 @@ clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry 
                                   clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
                                   int relu, clnet_gemm_backend backend, clnet_events *events) {
     const char *op = "conv2d_gemm1x1";
-    CLNET_TRY(check_conv(op, g, batch, in, out, weight, bias));
+    CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
     if (!clnet_conv2d_is_pointwise(g) || g->out_h != g->in_h || g->out_w != g->in_w)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: a %dx%d kernel with stride %dx%d and padding %d/%d/%d/%d is not a "

@@ -1,7 +1,6 @@
 /* Launcher of the fully connected kernel of cl/dense.cl. */
 #include "kernels.h"
 
-#include <limits.h>
 #include <stdio.h>
 
 /* Work-items per output element; a power of two no larger than the device's
@@ -12,39 +11,6 @@ static int dense_work_group(const clnet_context *ctx) {
     while (wg > 1 && wg > ctx->info.max_work_group_size)
         wg /= 2;
     return (int)wg;
-}
-
-/* Checks that `floats` floats from the start of buf lie inside it and within
- * int indexing. */
-static clnet_status check_extent(const char *op, const char *name, cl_mem buf, long long floats) {
-    if (!buf)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: the %s buffer is NULL", op, name);
-    size_t bytes = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
-    if (err != CL_SUCCESS)
-        return clnet_fail(CLNET_STATUS_DEVICE_ERROR, "%s: querying the size of the %s buffer: %s",
-                          op, name, clnet_cl_error_name(err));
-    if ((unsigned long long)floats > bytes / sizeof(float))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s needs %lld floats but its buffer holds %zu", op, name, floats,
-                          bytes / sizeof(float));
-    /* Limitation: kernels index with int, so data must end below 2^31 floats. */
-    if (floats > INT_MAX)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "%s: the %s spans %lld floats, beyond int indexing", op, name, floats);
-    return CLNET_STATUS_OK;
-}
-
-/* Checks a view of `batch` images of per_image floats. */
-static clnet_status check_view(const char *op, const char *name, clnet_dview v, int batch,
-                               long long per_image) {
-    if (v.offset < 0 || v.batch_stride < 0 || (batch > 1 && v.batch_stride < per_image))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s view (offset %d, batch stride %d) does not fit %d images of "
-                          "%lld floats",
-                          op, name, v.offset, v.batch_stride, batch, per_image);
-    return check_extent(op, name, v.buf,
-                        v.offset + (long long)(batch - 1) * v.batch_stride + per_image);
 }
 
 /* Limitation: every backend runs cl/dense.cl; the classifier heads of the
@@ -60,11 +26,11 @@ clnet_status clnet_dense(clnet_context *ctx, int in_features, int units, int bat
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: input features %d, units %d and batch %d must be positive", op,
                           in_features, units, batch);
-    CLNET_TRY(check_view(op, "input", in, batch, in_features));
-    CLNET_TRY(check_view(op, "output", out, batch, units));
-    CLNET_TRY(check_extent(op, "weight", weight, (long long)units * in_features));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, in_features));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, units));
+    CLNET_TRY(clnet_check_extent(op, "weight", weight, (long long)units * in_features));
     if (bias)
-        CLNET_TRY(check_extent(op, "bias", bias, units));
+        CLNET_TRY(clnet_check_extent(op, "bias", bias, units));
 
     int wg = dense_work_group(ctx);
     char options[32];

@@ -22,18 +22,20 @@ static const gemm_tiles gpu_tiles[] = {
     {8, 8, 8, 2, 2},
 };
 /* CPUs: work-items run one after another, so each does as much vector work
- * per local-memory load as possible: 16 rows by 16 columns. Measured on
- * PoCL (AVX2), 16x64 tiles beat 32x64 and 16x32 by 1.2 to 2x on the
- * ResNet and DenseNet layer shapes, whose M is often only 12 or 16. */
+ * per local-memory load as possible: 16 rows by one 8-wide (AVX) vector.
+ * Measured on PoCL (AVX2), 16x64 tiles beat 32x64 and 16x32 by 1.2 to 2x on
+ * the ResNet and DenseNet layer shapes, whose M is often only 12 or 16;
+ * 16-wide vectors are no faster and make the compiler warn about their ABI
+ * without AVX-512. */
 static const gemm_tiles cpu_tiles[] = {
-    {16, 64, 16, 16, 16},
+    {16, 64, 16, 16, 8},
     {32, 32, 16, 4, 4},
     {8, 8, 8, 2, 2},
 };
 #define TILE_CHOICES 3
 
 clnet_gemm_backend clnet_gemm_auto_backend(const clnet_context *ctx) {
-    return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? CLNET_GEMM_CLNET : CLNET_GEMM_CLBLAST;
+    return ctx && ctx->info.type != CLNET_DEVICE_TYPE_CPU ? CLNET_GEMM_CLBLAST : CLNET_GEMM_CLNET;
 }
 
 /* Checks that a matrix (rows x cols, row stride ld, `batch` copies stride
@@ -121,7 +123,10 @@ static clnet_status gemm_clnet(clnet_context *ctx, const clnet_gemm_args *p,
 
 static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p,
                                  clnet_events *events) {
-    /* A is shared by every batch entry: stride 0. */
+    /* A is shared by every batch entry: stride 0.
+     * Limitation: CLBlast returns the event of its last kernel only, so the
+     * profiled time of its indirect path leaves out its padding and
+     * transposition kernels. */
     cl_event done = NULL;
     CLBlastStatusCode status = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)p->m,

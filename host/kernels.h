@@ -23,6 +23,13 @@ typedef struct clnet_dview {
     int batch_stride;
 } clnet_dview;
 
+/* Checks that `floats` floats from the start of buf lie inside it and
+ * below 2^31 (kernels index with int); `op` and `name` go into messages. */
+clnet_status clnet_check_extent(const char *op, const char *name, cl_mem buf, long long floats);
+/* Checks a view of `batch` images of per_image floats the same way. */
+clnet_status clnet_check_view(const char *op, const char *name, clnet_dview v, int batch,
+                              long long per_image);
+
 /* The GEMM backend used for CLNET_GEMM_AUTO on this device: clnet's own
  * kernels on CPUs (CLBlast's untuned kernels are far slower there),
  * CLBlast elsewhere. */

@@ -2,40 +2,6 @@
  * global average pooling. */
 #include "kernels.h"
 
-#include <limits.h>
-
-/* Checks that `floats` floats from the start of buf lie inside it and within
- * int indexing. */
-static clnet_status check_extent(const char *op, const char *name, cl_mem buf, long long floats) {
-    if (!buf)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: the %s buffer is NULL", op, name);
-    size_t bytes = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
-    if (err != CL_SUCCESS)
-        return clnet_fail(CLNET_STATUS_DEVICE_ERROR, "%s: querying the size of the %s buffer: %s",
-                          op, name, clnet_cl_error_name(err));
-    if ((unsigned long long)floats > bytes / sizeof(float))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s needs %lld floats but its buffer holds %zu", op, name, floats,
-                          bytes / sizeof(float));
-    /* Limitation: kernels index with int, so data must end below 2^31 floats. */
-    if (floats > INT_MAX)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "%s: the %s spans %lld floats, beyond int indexing", op, name, floats);
-    return CLNET_STATUS_OK;
-}
-
-/* Checks a view of `batch` images of per_image floats. */
-static clnet_status check_view(const char *op, const char *name, clnet_dview v, int batch,
-                               long long per_image) {
-    if (v.offset < 0 || v.batch_stride < 0 || (batch > 1 && v.batch_stride < per_image))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s view (offset %d, batch stride %d) does not fit %d images of "
-                          "%lld floats",
-                          op, name, v.offset, v.batch_stride, batch, per_image);
-    return check_extent(op, name, v.buf,
-                        v.offset + (long long)(batch - 1) * v.batch_stride + per_image);
-}
 
 clnet_status clnet_pool2d(clnet_context *ctx, clnet_op op_kind, const clnet_pool_geometry *g,
                           int batch, clnet_dview in, clnet_dview out, clnet_events *events) {
@@ -56,8 +22,8 @@ clnet_status clnet_pool2d(clnet_context *ctx, clnet_op op_kind, const clnet_pool
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: padding top %d, left %d, bottom %d, right %d must be non-negative",
                           op, g->pad_top, g->pad_left, g->pad_bottom, g->pad_right);
-    CLNET_TRY(check_view(op, "input", in, batch, (long long)g->c * g->in_h * g->in_w));
-    CLNET_TRY(check_view(op, "output", out, batch, (long long)g->c * g->out_h * g->out_w));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, (long long)g->c * g->in_h * g->in_w));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, (long long)g->c * g->out_h * g->out_w));
 
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "pool", "", op, &kernel));
@@ -83,8 +49,8 @@ clnet_status clnet_global_avgpool(clnet_context *ctx, int c, int hw, int batch, 
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: channels %d, pixels %d and batch %d must be positive", op, c, hw,
                           batch);
-    CLNET_TRY(check_view(op, "input", in, batch, (long long)c * hw));
-    CLNET_TRY(check_view(op, "output", out, batch, c));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, (long long)c * hw));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, c));
 
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "pool", "", op, &kernel));

@@ -1,40 +1,6 @@
 /* Launcher of the channel softmax of cl/softmax.cl. */
 #include "kernels.h"
 
-#include <limits.h>
-
-/* Checks that `floats` floats from the start of buf lie inside it and within
- * int indexing. */
-static clnet_status check_extent(const char *op, const char *name, cl_mem buf, long long floats) {
-    if (!buf)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s: the %s buffer is NULL", op, name);
-    size_t bytes = 0;
-    cl_int err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
-    if (err != CL_SUCCESS)
-        return clnet_fail(CLNET_STATUS_DEVICE_ERROR, "%s: querying the size of the %s buffer: %s",
-                          op, name, clnet_cl_error_name(err));
-    if ((unsigned long long)floats > bytes / sizeof(float))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s needs %lld floats but its buffer holds %zu", op, name, floats,
-                          bytes / sizeof(float));
-    /* Limitation: kernels index with int, so data must end below 2^31 floats. */
-    if (floats > INT_MAX)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "%s: the %s spans %lld floats, beyond int indexing", op, name, floats);
-    return CLNET_STATUS_OK;
-}
-
-/* Checks a view of `batch` images of per_image floats. */
-static clnet_status check_view(const char *op, const char *name, clnet_dview v, int batch,
-                               long long per_image) {
-    if (v.offset < 0 || v.batch_stride < 0 || (batch > 1 && v.batch_stride < per_image))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "%s: the %s view (offset %d, batch stride %d) does not fit %d images of "
-                          "%lld floats",
-                          op, name, v.offset, v.batch_stride, batch, per_image);
-    return check_extent(op, name, v.buf,
-                        v.offset + (long long)(batch - 1) * v.batch_stride + per_image);
-}
 
 clnet_status clnet_softmax(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
                            clnet_dview out, clnet_events *events) {
@@ -45,8 +11,8 @@ clnet_status clnet_softmax(clnet_context *ctx, int c, int hw, int batch, clnet_d
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: channels %d, pixels %d and batch %d must be positive", op, c, hw,
                           batch);
-    CLNET_TRY(check_view(op, "input", in, batch, (long long)c * hw));
-    CLNET_TRY(check_view(op, "output", out, batch, (long long)c * hw));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, (long long)c * hw));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, (long long)c * hw));
 
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "softmax", "", "softmax_channels", &kernel));

@@ -368,6 +368,14 @@ static void gemm_odd_sizes_batched_matches_host(void **state) {
         check_gemm_case(&cases[i], CLNET_GEMM_CLNET, 500 + i);
 }
 
+/* One small odd case through CLBlast: offsets, padded rows, bias and ReLU
+ * (its strided-batched call plus clnet's bias_relu kernel). */
+static void gemm_with_clblast_matches_host(void **state) {
+    (void)state;
+    static const gemm_case odd = {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1};
+    check_gemm_case(&odd, CLNET_GEMM_CLBLAST, 510);
+}
+
 static void gemm_auto_backend_is_clnet_on_cpus(void **state) {
     (void)state;
     clnet_context *ctx = test_context();
@@ -732,7 +740,39 @@ static void softmax_over_channels_matches_reference(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Argument validation                                                      */
+/* Events and argument validation                                           */
+
+static void launchers_append_one_event_per_kernel(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const conv_case *cc = &conv_cases[0];
+    clnet_conv_geometry g = conv_geometry(cc);
+    size_t in_n = (size_t)g.in_c * g.in_h * g.in_w, out_n = (size_t)g.out_c * g.out_h * g.out_w;
+    size_t w_n = (size_t)g.out_c * g.in_c * g.kh * g.kw;
+    test_rng rng = {1500};
+    float *host = random_floats(&rng, in_n + w_n, -1, 1);
+    cl_mem in_buf = upload(ctx, host, in_n), w_buf = upload(ctx, host + in_n, w_n);
+    cl_mem out_buf = poisoned(ctx, out_n);
+    cl_mem scratch = poisoned(ctx, clnet_conv2d_im2col_scratch(&g, 1));
+    clnet_dview in = {in_buf, 0, (int)in_n}, out = {out_buf, 0, (int)out_n};
+
+    clnet_events events = {0};
+    TEST_OK(clnet_conv2d_direct(ctx, &g, 1, in, out, w_buf, NULL, 1, &events));
+    assert_int_equal(events.count, 1);
+    TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, 1, in, out, w_buf, NULL, 0, CLNET_GEMM_CLNET,
+                                     scratch, &events));
+    assert_int_equal(events.count, 3);
+    for (int i = 0; i < events.count; i++)
+        assert_non_null(events.events[i]);
+    TEST_OK(clnet_context_finish(ctx));
+    clnet_events_free(&events);
+
+    clnet_buffer_release(scratch);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(w_buf);
+    clnet_buffer_release(in_buf);
+    free(host);
+}
 
 static void launchers_reject_bad_arguments_naming_the_op(void **state) {
     (void)state;
@@ -807,7 +847,9 @@ int main(void) {
         cmocka_unit_test(conv2d_with_clblast_matches_reference),
         cmocka_unit_test(conv2d_is_pointwise_only_for_1x1_stride1_unpadded),
         cmocka_unit_test(gemm_odd_sizes_batched_matches_host),
+        cmocka_unit_test(gemm_with_clblast_matches_host),
         cmocka_unit_test(gemm_auto_backend_is_clnet_on_cpus),
+        cmocka_unit_test(launchers_append_one_event_per_kernel),
         cmocka_unit_test(batchnorm_matches_reference),
         cmocka_unit_test(relu_matches_reference_on_views),
         cmocka_unit_test(add_with_and_without_relu_matches_reference),

@@ -85,6 +85,8 @@ static const char HELP_RUN[] =
     "                     0 skips the check)\n"
     "  --tolerance T      largest accepted max |got - ref| / max |ref| (default 1e-4)\n"
     "  --profile          print the device time of every step of the last run\n"
+    "  --logits           output (and check) the values before a final softmax, which\n"
+    "                     with random weights often saturates and hides differences\n"
     "  --conv-algo A      auto, direct, im2col or gemm1x1 (default auto)\n"
     "  --gemm B           auto, clnet or clblast (default auto)\n"
     "\n"
@@ -93,8 +95,9 @@ static const char HELP_RUN[] =
 static const char HELP_SELFTEST[] =
     "usage: clnet selftest [--batch N] [--networks A,B,...] [--tolerance T] [--json]\n"
     "\n"
-    "Runs every built-in network on the device, checks the first min(batch, 2)\n"
-    "images against the host reference, and times 5 runs after 1 warm-up.\n"
+    "Runs every built-in network on the device, checks the logits (the values\n"
+    "before the final softmax) of the first min(batch, 2) images against the host\n"
+    "reference, and times 5 runs after 1 warm-up.\n"
     "\n"
     "  --batch N          images per run (default 8)\n"
     "  --networks LIST    comma-separated names (default: resnet20v1, resnet32v1,\n"
@@ -1064,7 +1067,7 @@ static void print_profile(json *j, const clnet_net *net, int batch, double wall_
 }
 
 typedef struct run_args {
-    int batch, repeat, warmup, check, profile;
+    int batch, repeat, warmup, check, profile, logits;
     double tolerance;
     uint64_t seed;
     const char *input, *conv_algo, *gemm;
@@ -1149,11 +1152,12 @@ static void print_run(json *j, const run_args *a, const char *model, const clnet
 
 static int cmd_run(int argc, char **argv, cli_opts *o)
 {
-    run_args a = {32, 10, 2, -1, 0, 1e-4, DEFAULT_SEED, NULL, "auto", "auto", 0, 0};
+    run_args a = {32, 10, 2, -1, 0, 0, 1e-4, DEFAULT_SEED, NULL, "auto", "auto", 0, 0};
     const opt_spec specs[] = {
         {"--batch", OPT_INT, &a.batch, 1},     {"--repeat", OPT_INT, &a.repeat, 1},
         {"--warmup", OPT_INT, &a.warmup, 0},   {"--check-batch", OPT_INT, &a.check, 0},
         {"--profile", OPT_FLAG, &a.profile, 0}, {"--tolerance", OPT_DOUBLE, &a.tolerance, 0},
+        {"--logits", OPT_FLAG, &a.logits, 0},
         {"--seed", OPT_U64, &a.seed, 0},       {"--input", OPT_STRING, &a.input, 0},
         {"--conv-algo", OPT_STRING, &a.conv_algo, 0}, {"--gemm", OPT_STRING, &a.gemm, 0}};
     const char *model = NULL;
@@ -1194,6 +1198,10 @@ static int cmd_run(int argc, char **argv, cli_opts *o)
     }
     if (clnet_model_open(model, a.seed, &g) != CLNET_STATUS_OK) {
         fail("opening model '%s'", model);
+        goto done;
+    }
+    if (a.logits && clnet_graph_strip_final_softmax(g, NULL) != CLNET_STATUS_OK) {
+        fail("removing the final softmax of '%s'", model);
         goto done;
     }
     if (clnet_context_create(o->device, &copt, &ctx) != CLNET_STATUS_OK) {
@@ -1268,8 +1276,12 @@ static void selftest_one(clnet_context *ctx, const char *name, int batch, uint64
     r->error[0] = '\0';
 
     int rc = RC_FAIL;
+    /* Logits are compared: with random weights the final softmax saturates
+     * to one-hot vectors that would hide differences. */
     if (clnet_model_builtin(name, seed, &g) != CLNET_STATUS_OK)
         fail("building '%s'", name);
+    else if (clnet_graph_strip_final_softmax(g, NULL) != CLNET_STATUS_OK)
+        fail("removing the final softmax of '%s'", name);
     else if (clnet_net_create(ctx, g, &nopt, &net) != CLNET_STATUS_OK)
         fail("compiling '%s'", name);
     else if (work_init(&w, g, batch, batch < 2 ? batch : 2) == RC_OK)
