@@ -5,6 +5,7 @@
 
 #include "cl_sources.h"
 #include "log.h"
+#include "program_cache.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -150,6 +151,7 @@ clnet_status clnet_context_create(const char *selector, const clnet_context_opti
     ctx->info = info;
     ctx->profiling = options ? options->profiling != 0 : 0;
     set_device_options(ctx);
+    clnet_program_cache_configure(ctx);
 
     clnet_status status = find_device_ids(&info, &ctx->platform, &ctx->device);
     if (status != CLNET_STATUS_OK) {
@@ -281,13 +283,6 @@ clnet_status clnet_context_build_source(clnet_context *ctx, const char *name, co
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "clnet_context_build_source: ctx, name, source and out must not be NULL");
     *out = NULL;
-    /* Limitation: only source builds; devices without a compiler would need
-     * binaries built elsewhere. */
-    if (!ctx->info.has_compiler)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "device %s has no OpenCL compiler; pre-built program binaries are not "
-                          "supported yet",
-                          ctx->info.name);
 
     size_t length = strlen(ctx->device_options) + 1 + (options ? strlen(options) : 0) + 1;
     char *full = malloc(length);
@@ -298,8 +293,40 @@ clnet_status clnet_context_build_source(clnet_context *ctx, const char *name, co
              options ? options : "");
 
     double start = now_ms();
+    cl_program program = NULL;
+    if (ctx->binary_dir[0] || !ctx->info.has_compiler) {
+        int found = clnet_program_cache_load(ctx, ctx->binary_dir, name, source, full, &program);
+        if (!found) {
+            clnet_status status =
+                clnet_fail(ctx->binary_dir[0] ? CLNET_STATUS_NOT_FOUND : CLNET_STATUS_UNSUPPORTED,
+                           "program '%s' with options '%s' for %s: %s", name, full,
+                           ctx->info.name,
+                           ctx->binary_dir[0]
+                               ? "no usable pre-built binary in CLNET_BINARY_DIR; write them "
+                                 "with `clnet compile --out DIR` on the same device and driver"
+                               : "the device has no compiler; set CLNET_BINARY_DIR to a folder "
+                                 "written by `clnet compile --out DIR`");
+            free(full);
+            return status;
+        }
+        ctx->programs_from_disk++;
+        clnet_log(CLNET_LOG_DEBUG, "context", "loaded pre-built program '%s' in %.1f ms", name,
+                  now_ms() - start);
+        free(full);
+        *out = program;
+        return CLNET_STATUS_OK;
+    }
+    if (clnet_program_cache_load(ctx, ctx->cache_dir, name, source, full, &program)) {
+        ctx->programs_from_disk++;
+        clnet_log(CLNET_LOG_DEBUG, "context", "loaded cached program '%s' in %.1f ms", name,
+                  now_ms() - start);
+        free(full);
+        *out = program;
+        return CLNET_STATUS_OK;
+    }
+
     cl_int err;
-    cl_program program = clCreateProgramWithSource(ctx->cl, 1, &source, NULL, &err);
+    program = clCreateProgramWithSource(ctx->cl, 1, &source, NULL, &err);
     if (!program || err != CL_SUCCESS) {
         free(full);
         return clnet_fail(CLNET_STATUS_DEVICE_ERROR,
@@ -315,9 +342,41 @@ clnet_status clnet_context_build_source(clnet_context *ctx, const char *name, co
     }
     clnet_log(CLNET_LOG_DEBUG, "context", "built program '%s' with options '%s' in %.1f ms", name,
               full, now_ms() - start);
+    ctx->programs_compiled++;
+    /* The cache is an optimisation: failing to fill it only costs time. */
+    if (clnet_program_cache_store(ctx, ctx->cache_dir, name, source, full, program) !=
+        CLNET_STATUS_OK)
+        clnet_log(CLNET_LOG_WARN, "cache", "%s", clnet_last_error());
     free(full);
     *out = program;
     return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_context_export_programs(clnet_context *ctx, const char *dir, int *count) {
+    if (!ctx || !dir || !dir[0])
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clnet_context_export_programs: ctx and a folder are needed");
+    int n = 0;
+    for (clnet_program_entry *e = ctx->programs; e; e = e->next) {
+        const clnet_cl_source *source = clnet_cl_source_find(e->name);
+        if (!source)
+            continue;
+        char full[1024];
+        snprintf(full, sizeof full, "%s%s%s", ctx->device_options, e->options[0] ? " " : "",
+                 e->options);
+        CLNET_TRY(clnet_program_cache_store(ctx, dir, e->name, source->text, full, e->program));
+        n++;
+    }
+    if (count)
+        *count = n;
+    return CLNET_STATUS_OK;
+}
+
+void clnet_context_program_counts(const clnet_context *ctx, int *compiled, int *from_disk) {
+    if (compiled)
+        *compiled = ctx ? ctx->programs_compiled : 0;
+    if (from_disk)
+        *from_disk = ctx ? ctx->programs_from_disk : 0;
 }
 
 /* The cache entry of (program, options), building the embedded source on

@@ -8,6 +8,8 @@
 
 typedef struct clnet_program_entry clnet_program_entry; /* private to context.c */
 
+#define CLNET_PATH_CAPACITY 1024
+
 struct clnet_context {
     clnet_device_info info;
     cl_platform_id platform;
@@ -21,6 +23,12 @@ struct clnet_context {
     /* Programs built so far, keyed by (source name, options); each keeps
      * its kernels by name. */
     clnet_program_entry *programs;
+    /* Where program binaries are cached ("" = no cache), and the folder of
+     * pre-built binaries that replaces the compiler ("" = compile). */
+    char cache_dir[CLNET_PATH_CAPACITY];
+    char binary_dir[CLNET_PATH_CAPACITY];
+    int programs_compiled;  /* built from source by this context */
+    int programs_from_disk; /* loaded from the cache or the binary folder */
 };
 
 /* Fills the device_info of a cl_device_id (used by listing and by open). */

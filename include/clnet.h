@@ -118,6 +118,21 @@ const clnet_device_info *clnet_context_device(const clnet_context *ctx);
  * not pay for compilation. Optional. */
 clnet_status clnet_context_build_all(clnet_context *ctx);
 
+/* Program binaries. Built programs are cached on disk, keyed by kernel
+ * source, build options, platform, device, driver and clnet version, in
+ * CLNET_CACHE_DIR (default $XDG_CACHE_HOME/clnet, else ~/.cache/clnet;
+ * CLNET_CACHE=0 turns the cache off); a later process loads them instead of
+ * compiling, and a corrupt entry is rebuilt. With CLNET_BINARY_DIR set, a
+ * context never compiles: it loads every program from that folder, as a
+ * device without a compiler must. clnet_context_export_programs writes the
+ * programs this context has built into such a folder; *count (may be
+ * NULL) receives how many. */
+clnet_status clnet_context_export_programs(clnet_context *ctx, const char *dir, int *count);
+
+/* How many programs this context compiled from source, and how many it
+ * loaded as binaries from disk. */
+void clnet_context_program_counts(const clnet_context *ctx, int *compiled, int *from_disk);
+
 /* ------------------------------------------------------------------------ */
 /* Graphs: symbolic tensors and layers called on them                       */
 
@@ -151,6 +166,12 @@ typedef enum clnet_op {
     CLNET_OP_DENSE,
     CLNET_OP_SOFTMAX,
     CLNET_OP_DROPOUT,
+    CLNET_OP_PAD,
+    CLNET_OP_SLICE,
+    CLNET_OP_MULTIPLY,
+    CLNET_OP_SUBTRACT,
+    CLNET_OP_CHANNEL_AFFINE,
+    CLNET_OP_CLIP,
     CLNET_OP_COUNT
 } clnet_op;
 
@@ -160,7 +181,8 @@ const char *clnet_op_name(clnet_op op);
 typedef enum clnet_activation {
     CLNET_ACT_LINEAR = 0,
     CLNET_ACT_RELU,
-    CLNET_ACT_SOFTMAX /* over channels (per pixel for rank-3 tensors) */
+    CLNET_ACT_SOFTMAX, /* over channels (per pixel for rank-3 tensors) */
+    CLNET_ACT_SIGMOID  /* 1 / (1 + exp(-x)) */
 } clnet_activation;
 
 typedef enum clnet_padding {
@@ -248,6 +270,38 @@ clnet_status clnet_layer_dense(clnet_graph *g, const char *name, const clnet_den
 clnet_status clnet_layer_softmax(clnet_graph *g, const char *name, clnet_layer **out);
 /* Identity at inference; the rate is kept for training. */
 clnet_status clnet_layer_dropout(clnet_graph *g, const char *name, float rate, clnet_layer **out);
+
+/* Constant padding of a rank-3 tensor: rows, columns and channels added
+ * before and after, filled with value. */
+typedef struct clnet_pad_desc {
+    int top, bottom, left, right;
+    int channels_before, channels_after;
+    float value;
+} clnet_pad_desc;
+clnet_status clnet_layer_pad(clnet_graph *g, const char *name, const clnet_pad_desc *desc,
+                             clnet_layer **out);
+
+/* Strided slicing of a rank-3 tensor along channels, rows and columns
+ * (axes 0, 1, 2): elements begin, begin + step, ... below end. begin >= 0;
+ * an end beyond the axis is clamped to it; step >= 1. */
+typedef struct clnet_slice_desc {
+    int begin[3], end[3], step[3];
+} clnet_slice_desc;
+/* The whole tensor: begin 0, end INT32_MAX, step 1 on every axis. */
+clnet_slice_desc clnet_slice_defaults(void);
+clnet_status clnet_layer_slice(clnet_graph *g, const char *name, const clnet_slice_desc *desc,
+                               clnet_layer **out);
+
+/* Element-wise product of two or more tensors of equal shape. */
+clnet_status clnet_layer_multiply(clnet_graph *g, const char *name, clnet_layer **out);
+/* Element-wise difference of two tensors of equal shape: first - second. */
+clnet_status clnet_layer_subtract(clnet_graph *g, const char *name, clnet_layer **out);
+/* x * scale[c] + shift[c] per channel (weights "scale" and "shift",
+ * initialised to 1 and 0): arithmetic with per-channel or scalar constants. */
+clnet_status clnet_layer_channel_affine(clnet_graph *g, const char *name, clnet_layer **out);
+/* min(max(x, lo), hi); ReLU6 is clip(0, 6). */
+clnet_status clnet_layer_clip(clnet_graph *g, const char *name, float lo, float hi,
+                              clnet_layer **out);
 
 /* Calls a layer on tensors and adds the resulting node to the graph. The
  * output shape is inferred here; a mismatch fails with
@@ -368,8 +422,66 @@ clnet_status clnet_model_ynet(int num_classes, clnet_graph **out);
  * are initialised from seed. */
 clnet_status clnet_model_builtin(const char *name, uint64_t seed, clnet_graph **out);
 
-/* Loads a model by name or path: a built-in name, else a clnet model file. */
+/* Loads a model by name or path: a built-in name, else a model file of
+ * any format clnet_model_load reads (with no architecture). */
 clnet_status clnet_model_open(const char *name_or_path, uint64_t seed, clnet_graph **out);
+
+/* ------------------------------------------------------------------------ */
+/* Trained networks from other frameworks                                   */
+
+typedef enum clnet_model_format {
+    CLNET_FORMAT_UNKNOWN = 0,
+    CLNET_FORMAT_CLNET,    /* clnet_graph_save */
+    CLNET_FORMAT_ONNX,     /* ONNX protobuf */
+    CLNET_FORMAT_HDF5,     /* Keras: a whole model (model_config) or weights only */
+    CLNET_FORMAT_TORCH     /* PyTorch torch.save: legacy pickle or zip */
+} clnet_model_format;
+const char *clnet_model_format_name(clnet_model_format format);
+
+/* Tells a model file's format from its first bytes. */
+clnet_status clnet_model_detect(const char *path, clnet_model_format *out);
+
+/* Loads a model file by its content. Files that describe their graph (clnet,
+ * ONNX, Keras HDF5 with model_config) need no `arch` (pass NULL). Files that
+ * hold weights only (PyTorch state dicts, Keras weights-only HDF5, Keras 1
+ * Theano files) are loaded into the built-in architecture named by `arch`:
+ * "resnet<depth>a" / "resnet<depth>b" (PyTorch CIFAR ResNets with shortcut
+ * option A or B), the Keras-book names ("resnet20v1", "resnet56v2", ...),
+ * or "densenet40fast". Anything unsupported (an op, an attribute, a layout)
+ * fails with CLNET_STATUS_UNSUPPORTED naming it; a malformed file with
+ * CLNET_STATUS_FORMAT_ERROR. */
+clnet_status clnet_model_load(const char *path, const char *arch, clnet_graph **out);
+
+/* ------------------------------------------------------------------------ */
+/* Input images                                                             */
+
+/* How 8-bit pixels become network input: scale to [0, 1] (unless raw keeps
+ * 0-255), subtract a per-pixel mean image if given, then per channel
+ * subtract mean[c] and divide by std[c] if has_mean_std. Channels are RGB
+ * unless bgr reverses them (applied first, to the pixels). */
+typedef struct clnet_preprocess {
+    int raw;
+    const float *mean_image; /* [channels][height][width] or NULL */
+    int has_mean_std;
+    float mean[3], std[3];
+    int bgr;
+} clnet_preprocess;
+clnet_preprocess clnet_preprocess_defaults(void); /* scale to [0, 1], nothing else */
+
+/* Converts n planar images of channels x height x width bytes (the
+ * CIFAR-10 layout) to float32 NCHW. channels is 1 or 3. */
+clnet_status clnet_preprocess_images(const clnet_preprocess *p, const uint8_t *pixels, int n,
+                                     int channels, int height, int width, float *out);
+
+/* Reads a CIFAR-10 binary batch file: records of 1 label byte and 3 x 32 x
+ * 32 planar pixels. At most `limit` records (0: all). *pixels and *labels
+ * are allocated for the caller (free()). */
+clnet_status clnet_cifar_read(const char *path, int limit, uint8_t **pixels, uint8_t **labels,
+                              int *count);
+
+/* Decodes a PNG or JPEG file to planar 8-bit RGB (grey images are
+ * expanded to three channels). *pixels is allocated for the caller. */
+clnet_status clnet_image_read(const char *path, uint8_t **pixels, int *height, int *width);
 
 /* ------------------------------------------------------------------------ */
 /* Compiled networks                                                        */

@@ -1,0 +1,212 @@
+/* Program binaries on disk: the build cache (hits, corrupt entries rebuilt,
+ * turned off) and binary-only contexts that never compile. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A small network whose run needs several programs. */
+static clnet_graph *small_graph(void) {
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *conv, *pool, *flat, *dense;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 3, 9, 9, &x));
+    clnet_conv2d_desc d = clnet_conv2d_defaults(5, 3);
+    d.activation = CLNET_ACT_RELU;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+    clnet_pool2d_desc p = clnet_pool2d_defaults(2);
+    TEST_OK(clnet_layer_maxpool(g, NULL, &p, &pool));
+    TEST_OK(clnet_layer_flatten(g, NULL, &flat));
+    clnet_dense_desc dd = {4, 1, CLNET_ACT_LINEAR, CLNET_INIT_GLOROT_UNIFORM};
+    TEST_OK(clnet_layer_dense(g, NULL, &dd, &dense));
+    TEST_OK(clnet_layer_call1(conv, x, &y));
+    TEST_OK(clnet_layer_call1(pool, y, &y));
+    TEST_OK(clnet_layer_call1(flat, y, &y));
+    TEST_OK(clnet_layer_call1(dense, y, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    TEST_OK(clnet_graph_init_weights(g, 3));
+    return g;
+}
+
+/* Opens a context with the current environment, runs the small network on
+ * it, checks the result, and returns the context's program counts. */
+static void run_small(clnet_graph *g, int *compiled, int *from_disk, clnet_context **keep) {
+    clnet_context *ctx;
+    TEST_OK(clnet_context_create(NULL, NULL, &ctx));
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
+    float in[2 * 3 * 81], out[2 * 4], ref[2 * 4];
+    test_rng rng = {5};
+    test_fill_uniform(&rng, in, sizeof in / sizeof in[0], -1, 1);
+    for (int i = 0; i < 8; i++)
+        out[i] = TEST_POISON;
+    const float *ins[1] = {in};
+    float *outs[1] = {out}, *refs[1] = {ref};
+    TEST_OK(clnet_net_run(net, 2, ins, outs));
+    TEST_OK(clnet_graph_run_reference(g, 2, ins, refs));
+    test_assert_close("small network", ref, out, 8, 1e-5);
+    clnet_net_destroy(net);
+    clnet_context_program_counts(ctx, compiled, from_disk);
+    if (keep)
+        *keep = ctx;
+    else
+        clnet_context_destroy(ctx);
+}
+
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".bin"))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        remove(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Flips one byte near the end of every entry, in the binary itself. */
+static void corrupt_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".bin"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        fseek(f, -10, SEEK_END);
+        int c = fgetc(f);
+        fseek(f, -10, SEEK_END);
+        fputc(c ^ 0x5a, f);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static void second_context_loads_programs_from_the_cache(void **state) {
+    (void)state;
+    test_context();
+    char dir[] = "/tmp/clnet-cache-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLNET_CACHE_DIR", dir, 1);
+    clnet_graph *g = small_graph();
+
+    int compiled, from_disk;
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_true(compiled > 0);
+    assert_int_equal(from_disk, 0);
+    int entries = count_entries(dir);
+    assert_int_equal(entries, compiled);
+
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_int_equal(compiled, 0);
+    assert_int_equal(from_disk, entries);
+
+    /* A corrupt entry is rebuilt, never trusted, and written anew. */
+    corrupt_entries(dir);
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_int_equal(compiled, entries);
+    assert_int_equal(from_disk, 0);
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_int_equal(compiled, 0);
+
+    unsetenv("CLNET_CACHE_DIR");
+    remove_dir(dir);
+    clnet_graph_destroy(g);
+}
+
+static void cache_can_be_turned_off(void **state) {
+    (void)state;
+    test_context();
+    char dir[] = "/tmp/clnet-cache-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLNET_CACHE_DIR", dir, 1);
+    setenv("CLNET_CACHE", "0", 1);
+    clnet_graph *g = small_graph();
+    int compiled, from_disk;
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_true(compiled > 0);
+    assert_int_equal(count_entries(dir), 0);
+    unsetenv("CLNET_CACHE");
+    unsetenv("CLNET_CACHE_DIR");
+    remove_dir(dir);
+    clnet_graph_destroy(g);
+}
+
+static void binary_only_context_runs_from_exported_programs(void **state) {
+    (void)state;
+    test_context();
+    char cache[] = "/tmp/clnet-cache-test-XXXXXX", binaries[] = "/tmp/clnet-binaries-XXXXXX";
+    assert_non_null(mkdtemp(cache));
+    assert_non_null(mkdtemp(binaries));
+    setenv("CLNET_CACHE_DIR", cache, 1);
+    clnet_graph *g = small_graph();
+
+    /* Without the binaries, a binary-only context refuses to compile. */
+    setenv("CLNET_BINARY_DIR", binaries, 1);
+    clnet_context *ctx;
+    TEST_OK(clnet_context_create(NULL, NULL, &ctx));
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
+    float in[3 * 81], out[4];
+    const float *ins[1] = {in};
+    float *outs[1] = {out};
+    for (int i = 0; i < 3 * 81; i++)
+        in[i] = (float)i / 100.0f;
+    TEST_FAILS(CLNET_STATUS_NOT_FOUND, "clnet compile", clnet_net_run(net, 1, ins, outs));
+    clnet_net_destroy(net);
+    clnet_context_destroy(ctx);
+
+    /* Export what a normal context built, then run without a compiler. */
+    unsetenv("CLNET_BINARY_DIR");
+    int compiled, from_disk, exported;
+    clnet_context *builder;
+    run_small(g, &compiled, &from_disk, &builder);
+    TEST_OK(clnet_context_export_programs(builder, binaries, &exported));
+    assert_int_equal(exported, compiled + from_disk);
+    clnet_context_destroy(builder);
+
+    setenv("CLNET_BINARY_DIR", binaries, 1);
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_int_equal(compiled, 0);
+    assert_int_equal(from_disk, exported);
+
+    unsetenv("CLNET_BINARY_DIR");
+    unsetenv("CLNET_CACHE_DIR");
+    remove_dir(cache);
+    remove_dir(binaries);
+    clnet_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(second_context_loads_programs_from_the_cache),
+        cmocka_unit_test(cache_can_be_turned_off),
+        cmocka_unit_test(binary_only_context_runs_from_exported_programs),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_context_release();
+    return failed;
+}
