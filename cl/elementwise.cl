@@ -1,5 +1,6 @@
 /* Element-wise kernels on tensor views: inference batch normalisation, ReLU,
- * addition, copy into a slice, and bias + ReLU on a GEMM result.
+ * clip, sigmoid, binary arithmetic (add, multiply, subtract), copy into a
+ * slice, and bias + ReLU on a GEMM result.
  *
  * A view is (pointer, off, bstride): element i of image n is at
  * off + n * bstride + i, images being contiguous runs. Index arithmetic is in
@@ -31,17 +32,52 @@ __kernel void relu(__global const float *in, int in_off, int in_bstride, __globa
     out[out_off + n * out_bstride + i] = fmax(in[in_off + n * in_bstride + i], 0.0f);
 }
 
-/* out = a + b (relu). NDRange: dim 0 = elements per image, dim 1 = batch. */
-__kernel void add(__global const float *a, int a_off, int a_bstride, __global const float *b,
-                  int b_off, int b_bstride, __global float *out, int out_off, int out_bstride,
-                  int count, int relu) {
+/* out = min(max(in, lo), hi), written as comparisons so that NaN passes
+ * through as in the host reference (fmin/fmax would replace it).
+ * NDRange: dim 0 = elements per image, dim 1 = batch. */
+__kernel void clip(__global const float *in, int in_off, int in_bstride, __global float *out,
+                   int out_off, int out_bstride, int count, float lo, float hi) {
     const int i = (int)get_global_id(0);
     const int n = (int)get_global_id(1);
     if (i >= count)
         return;
-    const float v = a[a_off + n * a_bstride + i] + b[b_off + n * b_bstride + i];
-    out[out_off + n * out_bstride + i] = relu ? fmax(v, 0.0f) : v;
+    const float v = in[in_off + n * in_bstride + i];
+    out[out_off + n * out_bstride + i] = v < lo ? lo : (v > hi ? hi : v);
 }
+
+/* out = 1 / (1 + exp(-in)). exp(-|x|) lies in (0, 1], so neither branch can
+ * overflow: large positive x gives 1, large negative x gives e ~ 0 (not
+ * 1 / (1 + inf) computed through an infinity).
+ * NDRange: dim 0 = elements per image, dim 1 = batch. */
+__kernel void sigmoid(__global const float *in, int in_off, int in_bstride, __global float *out,
+                      int out_off, int out_bstride, int count) {
+    const int i = (int)get_global_id(0);
+    const int n = (int)get_global_id(1);
+    if (i >= count)
+        return;
+    const float x = in[in_off + n * in_bstride + i];
+    const float e = exp(-fabs(x));
+    const float r = 1.0f / (1.0f + e);
+    out[out_off + n * out_bstride + i] = x >= 0.0f ? r : e * r;
+}
+
+/* out = a (op) b (relu), one kernel per operator from a single body.
+ * NDRange: dim 0 = elements per image, dim 1 = batch. */
+#define BINARY_KERNEL(name, OP)                                                                 \
+    __kernel void name(__global const float *a, int a_off, int a_bstride,                       \
+                       __global const float *b, int b_off, int b_bstride, __global float *out,  \
+                       int out_off, int out_bstride, int count, int relu) {                     \
+        const int i = (int)get_global_id(0);                                                    \
+        const int n = (int)get_global_id(1);                                                    \
+        if (i >= count)                                                                         \
+            return;                                                                             \
+        const float v = a[a_off + n * a_bstride + i] OP b[b_off + n * b_bstride + i];           \
+        out[out_off + n * out_bstride + i] = relu ? fmax(v, 0.0f) : v;                          \
+    }
+
+BINARY_KERNEL(add, +)
+BINARY_KERNEL(multiply, *)
+BINARY_KERNEL(subtract, -)
 
 /* out = in. NDRange: dim 0 = elements per image, dim 1 = batch. */
 __kernel void copy(__global const float *in, int in_off, int in_bstride, __global float *out,

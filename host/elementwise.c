@@ -1,7 +1,8 @@
 /* Launchers of the element-wise kernels of cl/elementwise.cl: batch
- * normalisation, ReLU, addition and copy into a slice. */
+ * normalisation, ReLU, clip, sigmoid, binary arithmetic and copy into a slice. */
 #include "kernels.h"
 
+#include <math.h>
 
 /* The checks every element-wise launch starts with: a context and positive
  * sizes. */
@@ -59,16 +60,60 @@ clnet_status clnet_relu(clnet_context *ctx, int c, int hw, int batch, clnet_dvie
                         NULL, events);
 }
 
-clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
-                       clnet_dview out, int relu, clnet_events *events) {
-    const char *op = "add";
+/* A unary kernel over `count` elements per image, the launch clip and
+ * sigmoid share; extra holds the kernel's arguments after count. */
+static clnet_status launch_unary(clnet_context *ctx, const char *op, int count, int batch,
+                                 clnet_dview in, clnet_dview out, int n_extra,
+                                 const clnet_kernel_arg *extra, clnet_events *events) {
+    CLNET_TRY(check_sizes(op, ctx, 1, count, batch));
+    CLNET_TRY(clnet_check_view(op, "input", in, batch, count));
+    CLNET_TRY(clnet_check_view(op, "output", out, batch, count));
+
+    cl_kernel kernel;
+    CLNET_TRY(clnet_context_kernel(ctx, "elementwise", "", op, &kernel));
+    clnet_kernel_arg args[9] = {
+        CLNET_ARG(in.buf),  CLNET_ARG(in.offset),  CLNET_ARG(in.batch_stride),
+        CLNET_ARG(out.buf), CLNET_ARG(out.offset), CLNET_ARG(out.batch_stride),
+        CLNET_ARG(count),
+    };
+    int n_args = 7;
+    for (int k = 0; k < n_extra && n_args < (int)(sizeof args / sizeof args[0]); k++)
+        args[n_args++] = extra[k];
+    size_t global[2] = {(size_t)count, (size_t)batch};
+    return clnet_launch(ctx, kernel, op, n_args, args, 2, global, NULL, events);
+}
+
+clnet_status clnet_clip(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,
+                        float lo, float hi, clnet_events *events) {
+    if (isnan(lo) || isnan(hi) || lo > hi)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clip: bounds [%g, %g] must be ordered numbers", (double)lo,
+                          (double)hi);
+    clnet_kernel_arg bounds[2] = {CLNET_ARG(lo), CLNET_ARG(hi)};
+    return launch_unary(ctx, "clip", count, batch, in, out, 2, bounds, events);
+}
+
+clnet_status clnet_sigmoid(clnet_context *ctx, int count, int batch, clnet_dview in,
+                           clnet_dview out, clnet_events *events) {
+    return launch_unary(ctx, "sigmoid", count, batch, in, out, 0, NULL, events);
+}
+
+clnet_status clnet_binary(clnet_context *ctx, clnet_op op_kind, int count, int batch,
+                          clnet_dview a, clnet_dview b, clnet_dview out, int relu,
+                          clnet_events *events) {
+    /* The kernels of cl/elementwise.cl are named after the ops. */
+    if (op_kind != CLNET_OP_ADD && op_kind != CLNET_OP_MULTIPLY && op_kind != CLNET_OP_SUBTRACT)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "binary: op %d (%s) is not add, multiply or subtract", (int)op_kind,
+                          clnet_op_name(op_kind));
+    const char *op = clnet_op_name(op_kind);
     CLNET_TRY(check_sizes(op, ctx, 1, count, batch));
     CLNET_TRY(clnet_check_view(op, "first input", a, batch, count));
     CLNET_TRY(clnet_check_view(op, "second input", b, batch, count));
     CLNET_TRY(clnet_check_view(op, "output", out, batch, count));
 
     cl_kernel kernel;
-    CLNET_TRY(clnet_context_kernel(ctx, "elementwise", "", "add", &kernel));
+    CLNET_TRY(clnet_context_kernel(ctx, "elementwise", "", op, &kernel));
     clnet_kernel_arg args[] = {
         CLNET_ARG(a.buf),   CLNET_ARG(a.offset),   CLNET_ARG(a.batch_stride),
         CLNET_ARG(b.buf),   CLNET_ARG(b.offset),   CLNET_ARG(b.batch_stride),
@@ -78,6 +123,11 @@ clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, 
     size_t global[2] = {(size_t)count, (size_t)batch};
     return clnet_launch(ctx, kernel, op, (int)(sizeof args / sizeof args[0]), args, 2, global,
                         NULL, events);
+}
+
+clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
+                       clnet_dview out, int relu, clnet_events *events) {
+    return clnet_binary(ctx, CLNET_OP_ADD, count, batch, a, b, out, relu, events);
 }
 
 clnet_status clnet_copy(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,

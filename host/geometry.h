@@ -25,6 +25,18 @@ typedef struct clnet_pool_geometry {
     int pad_top, pad_left, pad_bottom, pad_right;
 } clnet_pool_geometry;
 
+/* A strided window of a tensor, with a fill value outside it: output
+ * element (c, y, x) is input element (c0 + c * sc, y0 + y * sy, x0 + x * sx)
+ * when that lies inside the input, else `value`. Slicing uses positive
+ * origins and steps; constant padding uses steps 1 and negative origins. */
+typedef struct clnet_window_copy {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int c0, y0, x0;
+    int sc, sy, sx;
+    float value;
+} clnet_window_copy;
+
 /* Output length and leading/trailing pads along one axis. k is the
  * undilated kernel size. Fails with CLNET_STATUS_SHAPE_MISMATCH (message
  * naming `what`) when the window does not fit or the output would be empty. */

@@ -26,6 +26,12 @@ static const char *const op_names[CLNET_OP_COUNT] = {
     [CLNET_OP_DENSE] = "dense",
     [CLNET_OP_SOFTMAX] = "softmax",
     [CLNET_OP_DROPOUT] = "dropout",
+    [CLNET_OP_PAD] = "pad",
+    [CLNET_OP_SLICE] = "slice",
+    [CLNET_OP_MULTIPLY] = "multiply",
+    [CLNET_OP_SUBTRACT] = "subtract",
+    [CLNET_OP_CHANNEL_AFFINE] = "channel_affine",
+    [CLNET_OP_CLIP] = "clip",
 };
 
 /* The prefixes Keras gives automatically named layers, so that weights
@@ -44,6 +50,12 @@ static const char *const keras_prefixes[CLNET_OP_COUNT] = {
     [CLNET_OP_DENSE] = "dense",
     [CLNET_OP_SOFTMAX] = "softmax",
     [CLNET_OP_DROPOUT] = "dropout",
+    [CLNET_OP_PAD] = "zero_padding2d",
+    [CLNET_OP_SLICE] = "slice",
+    [CLNET_OP_MULTIPLY] = "multiply",
+    [CLNET_OP_SUBTRACT] = "subtract",
+    [CLNET_OP_CHANNEL_AFFINE] = "channel_affine",
+    [CLNET_OP_CLIP] = "clip",
 };
 
 const char *clnet_op_name(clnet_op op) {
@@ -72,6 +84,16 @@ clnet_pool2d_desc clnet_pool2d_defaults(int pool_size) {
     d.pool_h = d.pool_w = pool_size;
     d.stride_h = d.stride_w = pool_size;
     d.padding = CLNET_PADDING_VALID;
+    return d;
+}
+
+clnet_slice_desc clnet_slice_defaults(void) {
+    clnet_slice_desc d;
+    for (int i = 0; i < 3; i++) {
+        d.begin[i] = 0;
+        d.end[i] = INT32_MAX;
+        d.step[i] = 1;
+    }
     return d;
 }
 
@@ -251,7 +273,8 @@ static clnet_status new_layer(clnet_graph *g, clnet_op op, const char *name, cln
 }
 
 static int valid_activation(clnet_activation a) {
-    return a == CLNET_ACT_LINEAR || a == CLNET_ACT_RELU || a == CLNET_ACT_SOFTMAX;
+    return a == CLNET_ACT_LINEAR || a == CLNET_ACT_RELU || a == CLNET_ACT_SOFTMAX ||
+           a == CLNET_ACT_SIGMOID;
 }
 
 static int valid_padding(clnet_padding p) {
@@ -395,6 +418,70 @@ clnet_status clnet_layer_dropout(clnet_graph *g, const char *name, float rate, c
     return CLNET_STATUS_OK;
 }
 
+clnet_status clnet_layer_pad(clnet_graph *g, const char *name, const clnet_pad_desc *d,
+                             clnet_layer **out) {
+    if (!d)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "pad: NULL description");
+    if (d->top < 0 || d->bottom < 0 || d->left < 0 || d->right < 0 || d->channels_before < 0 ||
+        d->channels_after < 0 || d->top > MAX_DIMENSION || d->bottom > MAX_DIMENSION ||
+        d->left > MAX_DIMENSION || d->right > MAX_DIMENSION ||
+        d->channels_before > MAX_DIMENSION || d->channels_after > MAX_DIMENSION ||
+        !isfinite(d->value))
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "pad '%s': pads (%d, %d, %d, %d, channels %d, %d) must be in [0, 2^24] "
+                          "and the value finite",
+                          name ? name : "", d->top, d->bottom, d->left, d->right,
+                          d->channels_before, d->channels_after);
+    clnet_layer *layer;
+    CLNET_TRY(new_layer(g, CLNET_OP_PAD, name, &layer));
+    layer->u.pad = *d;
+    *out = layer;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_layer_slice(clnet_graph *g, const char *name, const clnet_slice_desc *d,
+                               clnet_layer **out) {
+    if (!d)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "slice: NULL description");
+    for (int i = 0; i < 3; i++)
+        if (d->begin[i] < 0 || d->end[i] < 0 || d->step[i] < 1)
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                              "slice '%s': axis %d has begin %d, end %d, step %d; begin and end "
+                              "must be non-negative and step positive",
+                              name ? name : "", i, d->begin[i], d->end[i], d->step[i]);
+    clnet_layer *layer;
+    CLNET_TRY(new_layer(g, CLNET_OP_SLICE, name, &layer));
+    layer->u.slice = *d;
+    *out = layer;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_layer_multiply(clnet_graph *g, const char *name, clnet_layer **out) {
+    return new_layer(g, CLNET_OP_MULTIPLY, name, out);
+}
+
+clnet_status clnet_layer_subtract(clnet_graph *g, const char *name, clnet_layer **out) {
+    return new_layer(g, CLNET_OP_SUBTRACT, name, out);
+}
+
+clnet_status clnet_layer_channel_affine(clnet_graph *g, const char *name, clnet_layer **out) {
+    return new_layer(g, CLNET_OP_CHANNEL_AFFINE, name, out);
+}
+
+clnet_status clnet_layer_clip(clnet_graph *g, const char *name, float lo, float hi,
+                              clnet_layer **out) {
+    if (isnan(lo) || isnan(hi) || lo > hi)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clip '%s': bounds [%g, %g] must be ordered numbers", name ? name : "",
+                          (double)lo, (double)hi);
+    clnet_layer *layer;
+    CLNET_TRY(new_layer(g, CLNET_OP_CLIP, name, &layer));
+    layer->u.clip.lo = lo;
+    layer->u.clip.hi = hi;
+    *out = layer;
+    return CLNET_STATUS_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Weights                                                                   */
 
@@ -443,6 +530,14 @@ static clnet_status build_layer(clnet_layer *layer, int in_channels) {
             s = add_weight(layer, "bias", 1, &d->units);
         break;
     }
+    case CLNET_OP_CHANNEL_AFFINE:
+        s = add_weight(layer, "scale", 1, &in_channels);
+        if (s == CLNET_STATUS_OK)
+            s = add_weight(layer, "shift", 1, &in_channels);
+        if (s == CLNET_STATUS_OK)
+            for (int c = 0; c < in_channels; c++)
+                layer->weights[0].data[c] = 1.0f;
+        break;
     case CLNET_OP_BATCHNORM: {
         static const char *const names[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
         for (int i = 0; i < 4 && s == CLNET_STATUS_OK; i++)
@@ -540,14 +635,19 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
     const char *name = layer->name;
     const char *op = clnet_op_name(layer->op);
     int arity_min = 1, arity_max = 1;
-    if (layer->op == CLNET_OP_ADD || layer->op == CLNET_OP_CONCAT) {
+    const char *arity = "one input";
+    if (layer->op == CLNET_OP_ADD || layer->op == CLNET_OP_CONCAT ||
+        layer->op == CLNET_OP_MULTIPLY) {
         arity_min = 2;
         arity_max = 1 << 16;
+        arity = "two or more inputs";
+    } else if (layer->op == CLNET_OP_SUBTRACT) {
+        arity_min = arity_max = 2;
+        arity = "two inputs";
     }
     if (n < arity_min || n > arity_max)
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s '%s' takes %s input%s, %d given", op,
-                          name, arity_min == 1 ? "one" : "two or more", arity_min == 1 ? "" : "s",
-                          n);
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "%s '%s' takes %s, %d given", op, name,
+                          arity, n);
 
     clnet_shape x = in[0];
     clnet_shape y = x;
@@ -577,7 +677,48 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
     case CLNET_OP_ACTIVATION:
     case CLNET_OP_SOFTMAX:
     case CLNET_OP_DROPOUT:
+    case CLNET_OP_CHANNEL_AFFINE:
+    case CLNET_OP_CLIP:
         break;
+    case CLNET_OP_PAD:
+    case CLNET_OP_SLICE:
+        if (x.rank != 3) {
+            char s[64];
+            format_shape(x, s, sizeof s);
+            return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
+                              "%s '%s' needs a (channels, height, width) input, got %s", op, name,
+                              s);
+        }
+        if (layer->op == CLNET_OP_PAD) {
+            const clnet_pad_desc *p = &layer->u.pad;
+            long long c = (long long)x.c + p->channels_before + p->channels_after;
+            long long h = (long long)x.h + p->top + p->bottom;
+            long long w = (long long)x.w + p->left + p->right;
+            if (c > MAX_DIMENSION || h > MAX_DIMENSION || w > MAX_DIMENSION)
+                return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "pad '%s': output too large",
+                                  name);
+            y = (clnet_shape){3, (int)c, (int)h, (int)w};
+        } else {
+            const clnet_slice_desc *sl = &layer->u.slice;
+            int dims[3] = {x.c, x.h, x.w}, out_dims[3];
+            for (int i = 0; i < 3; i++) {
+                long long end = sl->end[i] < dims[i] ? sl->end[i] : dims[i];
+                out_dims[i] = sl->begin[i] < end
+                                  ? (int)((end - sl->begin[i] + sl->step[i] - 1) / sl->step[i])
+                                  : 0;
+                if (out_dims[i] == 0) {
+                    char s[64];
+                    format_shape(x, s, sizeof s);
+                    return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
+                                      "slice '%s': axis %d [%d:%d:%d] of %s is empty", name, i,
+                                      sl->begin[i], sl->end[i], sl->step[i], s);
+                }
+            }
+            y = (clnet_shape){3, out_dims[0], out_dims[1], out_dims[2]};
+        }
+        break;
+    case CLNET_OP_MULTIPLY:
+    case CLNET_OP_SUBTRACT:
     case CLNET_OP_ADD:
         for (int i = 1; i < n; i++)
             if (in[i].rank != x.rank || in[i].c != x.c || in[i].h != x.h || in[i].w != x.w)
@@ -633,7 +774,7 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
     /* Layers with weights are built for their first input's channels;
      * later (shared) calls must feed the same count. */
     int has_weights = layer->op == CLNET_OP_CONV2D || layer->op == CLNET_OP_DENSE ||
-                      layer->op == CLNET_OP_BATCHNORM;
+                      layer->op == CLNET_OP_BATCHNORM || layer->op == CLNET_OP_CHANNEL_AFFINE;
     if (has_weights && layer->built && layer->in_channels != x.c)
         return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
                           "%s '%s' was built for %d input channels and is now called on %d", op,
@@ -797,6 +938,34 @@ static uint64_t layer_params(const clnet_layer *layer) {
     for (int i = 0; i < layer->n_weights; i++)
         n += layer->weights[i].count;
     return n;
+}
+
+void clnet_node_window(const clnet_graph *g, int index, clnet_window_copy *w) {
+    const clnet_node *node = &g->nodes[index];
+    clnet_shape in = g->nodes[node->inputs[0]].shape;
+    w->in_c = in.c;
+    w->in_h = in.h;
+    w->in_w = in.w;
+    w->out_c = node->shape.c;
+    w->out_h = node->shape.h;
+    w->out_w = node->shape.w;
+    if (node->op == CLNET_OP_PAD) {
+        const clnet_pad_desc *p = &node->layer->u.pad;
+        w->c0 = -p->channels_before;
+        w->y0 = -p->top;
+        w->x0 = -p->left;
+        w->sc = w->sy = w->sx = 1;
+        w->value = p->value;
+    } else {
+        const clnet_slice_desc *s = &node->layer->u.slice;
+        w->c0 = s->begin[0];
+        w->y0 = s->begin[1];
+        w->x0 = s->begin[2];
+        w->sc = s->step[0];
+        w->sy = s->step[1];
+        w->sx = s->step[2];
+        w->value = 0;
+    }
 }
 
 uint64_t clnet_node_macs(const clnet_graph *g, int index) {

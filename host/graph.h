@@ -33,6 +33,11 @@ struct clnet_layer {
         struct {
             float rate;
         } dropout;
+        clnet_pad_desc pad;
+        clnet_slice_desc slice;
+        struct {
+            float lo, hi;
+        } clip;
     } u;
     /* Set by the first call: the input channel (or feature) count the
      * weights were made for; later calls must match it. */
@@ -78,6 +83,9 @@ clnet_status clnet_graph_check_tensor(const clnet_graph *g, clnet_tensor t, cons
 
 /* The weight of a layer by name, or NULL. */
 clnet_weight *clnet_layer_find_weight(clnet_layer *layer, const char *name);
+
+/* The window a pad or slice node copies (geometry.h). */
+void clnet_node_window(const clnet_graph *g, int node, clnet_window_copy *out);
 
 /* Multiply-accumulates of one node for one image (0 for data movement). */
 uint64_t clnet_node_macs(const clnet_graph *g, int node);

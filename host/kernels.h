@@ -85,6 +85,23 @@ clnet_status clnet_relu(clnet_context *ctx, int c, int hw, int batch, clnet_dvie
 clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
                        clnet_dview out, int relu, clnet_events *events);
 
+/* out = a (op) b element-wise over `count` elements per image, op being
+ * CLNET_OP_ADD, CLNET_OP_MULTIPLY or CLNET_OP_SUBTRACT; relu after. */
+clnet_status clnet_binary(clnet_context *ctx, clnet_op op, int count, int batch, clnet_dview a,
+                          clnet_dview b, clnet_dview out, int relu, clnet_events *events);
+
+/* out = min(max(in, lo), hi) over `count` elements per image. */
+clnet_status clnet_clip(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,
+                        float lo, float hi, clnet_events *events);
+
+/* out = 1 / (1 + exp(-in)) over `count` elements per image. */
+clnet_status clnet_sigmoid(clnet_context *ctx, int count, int batch, clnet_dview in,
+                           clnet_dview out, clnet_events *events);
+
+/* Slicing and constant padding (see clnet_window_copy in geometry.h). */
+clnet_status clnet_window(clnet_context *ctx, const clnet_window_copy *w, int batch,
+                          clnet_dview in, clnet_dview out, clnet_events *events);
+
 /* out = in over `count` elements per image (concatenation into a slice). */
 clnet_status clnet_copy(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,
                         clnet_events *events);

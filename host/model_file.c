@@ -51,7 +51,13 @@ enum {
     FILE_OP_FLATTEN = 9,
     FILE_OP_DENSE = 10,
     FILE_OP_SOFTMAX = 11,
-    FILE_OP_DROPOUT = 12
+    FILE_OP_DROPOUT = 12,
+    FILE_OP_PAD = 13,
+    FILE_OP_SLICE = 14,
+    FILE_OP_MULTIPLY = 15,
+    FILE_OP_SUBTRACT = 16,
+    FILE_OP_CHANNEL_AFFINE = 17,
+    FILE_OP_CLIP = 18
 };
 
 static const struct {
@@ -71,6 +77,12 @@ static const struct {
     {FILE_OP_DENSE, CLNET_OP_DENSE, 4 * 4},
     {FILE_OP_SOFTMAX, CLNET_OP_SOFTMAX, 0},
     {FILE_OP_DROPOUT, CLNET_OP_DROPOUT, 4},
+    {FILE_OP_PAD, CLNET_OP_PAD, 7 * 4},
+    {FILE_OP_SLICE, CLNET_OP_SLICE, 9 * 4},
+    {FILE_OP_MULTIPLY, CLNET_OP_MULTIPLY, 0},
+    {FILE_OP_SUBTRACT, CLNET_OP_SUBTRACT, 0},
+    {FILE_OP_CHANNEL_AFFINE, CLNET_OP_CHANNEL_AFFINE, 0},
+    {FILE_OP_CLIP, CLNET_OP_CLIP, 2 * 4},
 };
 #define OP_TABLE_SIZE (sizeof op_table / sizeof op_table[0])
 
@@ -88,19 +100,21 @@ static int op_entry_by_code(uint32_t code) {
     return -1;
 }
 
-/* Activation, padding and initializer codes of the file: 0, 1, 2 in the
+/* Activation, padding and initializer codes of the file: 0, 1, 2, ... in the
  * order of clnet.h, mapped explicitly for the same reason as op codes. */
 static int activation_code(clnet_activation a) {
     switch (a) {
     case CLNET_ACT_LINEAR: return 0;
     case CLNET_ACT_RELU: return 1;
     case CLNET_ACT_SOFTMAX: return 2;
+    case CLNET_ACT_SIGMOID: return 3;
     }
     return -1;
 }
 
 static const clnet_activation activation_of_code[] = {CLNET_ACT_LINEAR, CLNET_ACT_RELU,
-                                                      CLNET_ACT_SOFTMAX};
+                                                      CLNET_ACT_SOFTMAX, CLNET_ACT_SIGMOID};
+#define ACTIVATION_CODES ((int)(sizeof activation_of_code / sizeof activation_of_code[0]))
 
 static int padding_code(clnet_padding p) {
     switch (p) {
@@ -347,6 +361,39 @@ static clnet_status put_layer_config(writer *w, const clnet_layer *layer) {
     }
     case CLNET_OP_DROPOUT:
         put_f32(w, layer->u.dropout.rate);
+        return CLNET_STATUS_OK;
+    case CLNET_OP_PAD: {
+        const clnet_pad_desc *d = &layer->u.pad;
+        put_i32(w, d->top);
+        put_i32(w, d->bottom);
+        put_i32(w, d->left);
+        put_i32(w, d->right);
+        put_i32(w, d->channels_before);
+        put_i32(w, d->channels_after);
+        put_f32(w, d->value);
+        return CLNET_STATUS_OK;
+    }
+    case CLNET_OP_SLICE: {
+        const clnet_slice_desc *d = &layer->u.slice;
+        /* Limitation: begins and steps above 2^24 (beyond any tensor axis)
+         * cannot be saved; readers reject them. */
+        for (int i = 0; i < 3; i++)
+            if (d->begin[i] > MAX_EXTENT || d->step[i] > MAX_EXTENT)
+                return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                                  "layer '%s': slice axis %d has begin %d and step %d; model "
+                                  "files hold begins and steps of at most %d",
+                                  name, i, d->begin[i], d->step[i], MAX_EXTENT);
+        for (int i = 0; i < 3; i++)
+            put_i32(w, d->begin[i]);
+        for (int i = 0; i < 3; i++)
+            put_i32(w, d->end[i]);
+        for (int i = 0; i < 3; i++)
+            put_i32(w, d->step[i]);
+        return CLNET_STATUS_OK;
+    }
+    case CLNET_OP_CLIP:
+        put_f32(w, layer->u.clip.lo);
+        put_f32(w, layer->u.clip.hi);
         return CLNET_STATUS_OK;
     default:
         return CLNET_STATUS_OK; /* ops without configuration */
@@ -766,6 +813,11 @@ typedef struct parsed_layer {
         clnet_pool2d_desc pool;
         clnet_dense_desc dense;
         float rate;
+        clnet_pad_desc pad;
+        clnet_slice_desc slice;
+        struct {
+            float lo, hi;
+        } clip;
     } u;
     int n_weights;
     parsed_weight weights[CLNET_MAX_LAYER_WEIGHTS];
@@ -816,7 +868,7 @@ static clnet_status read_enum(reader *r, const char *field, int n_codes, int *ou
 
 static clnet_status read_activation(reader *r, clnet_activation *out) {
     int code = 0;
-    CLNET_TRY(read_enum(r, "activation", 3, &code));
+    CLNET_TRY(read_enum(r, "activation", ACTIVATION_CODES, &code));
     *out = activation_of_code[code];
     return CLNET_STATUS_OK;
 }
@@ -888,6 +940,39 @@ static clnet_status read_layer_config(reader *r, parsed_layer *l) {
         CLNET_TRY(read_f32(r, "rate", &l->u.rate));
         if (!(l->u.rate >= 0.0f && l->u.rate < 1.0f))
             return reader_fail(r, "dropout rate %g is outside [0, 1)", (double)l->u.rate);
+        return CLNET_STATUS_OK;
+    case CLNET_OP_PAD: {
+        clnet_pad_desc *d = &l->u.pad;
+        CLNET_TRY(read_pads(r, &d->top, &d->bottom, &d->left, &d->right));
+        CLNET_TRY(read_int(r, "channels_before", 0, MAX_EXTENT, &d->channels_before));
+        CLNET_TRY(read_int(r, "channels_after", 0, MAX_EXTENT, &d->channels_after));
+        CLNET_TRY(read_f32(r, "pad value", &d->value));
+        if (!isfinite(d->value))
+            return reader_fail(r, "pad value %g is not finite", (double)d->value);
+        return CLNET_STATUS_OK;
+    }
+    case CLNET_OP_SLICE: {
+        /* An end past the axis means "to the end" (INT32_MAX is the default);
+         * begins and steps beyond any axis are rejected here, which also
+         * keeps the shape arithmetic far from int overflow. */
+        static const char *const begin[3] = {"begin_c", "begin_h", "begin_w"};
+        static const char *const end[3] = {"end_c", "end_h", "end_w"};
+        static const char *const step[3] = {"step_c", "step_h", "step_w"};
+        clnet_slice_desc *d = &l->u.slice;
+        for (int i = 0; i < 3; i++)
+            CLNET_TRY(read_int(r, begin[i], 0, MAX_EXTENT, &d->begin[i]));
+        for (int i = 0; i < 3; i++)
+            CLNET_TRY(read_int(r, end[i], 0, INT32_MAX, &d->end[i]));
+        for (int i = 0; i < 3; i++)
+            CLNET_TRY(read_int(r, step[i], 1, MAX_EXTENT, &d->step[i]));
+        return CLNET_STATUS_OK;
+    }
+    case CLNET_OP_CLIP:
+        CLNET_TRY(read_f32(r, "clip lo", &l->u.clip.lo));
+        CLNET_TRY(read_f32(r, "clip hi", &l->u.clip.hi));
+        if (isnan(l->u.clip.lo) || isnan(l->u.clip.hi) || l->u.clip.lo > l->u.clip.hi)
+            return reader_fail(r, "clip bounds [%g, %g] are not ordered numbers",
+                               (double)l->u.clip.lo, (double)l->u.clip.hi);
         return CLNET_STATUS_OK;
     default:
         return CLNET_STATUS_OK;
@@ -1084,6 +1169,12 @@ static clnet_status create_layer(clnet_graph *g, const parsed_layer *l, clnet_la
     case CLNET_OP_DENSE: return clnet_layer_dense(g, name, &l->u.dense, out);
     case CLNET_OP_SOFTMAX: return clnet_layer_softmax(g, name, out);
     case CLNET_OP_DROPOUT: return clnet_layer_dropout(g, name, l->u.rate, out);
+    case CLNET_OP_PAD: return clnet_layer_pad(g, name, &l->u.pad, out);
+    case CLNET_OP_SLICE: return clnet_layer_slice(g, name, &l->u.slice, out);
+    case CLNET_OP_MULTIPLY: return clnet_layer_multiply(g, name, out);
+    case CLNET_OP_SUBTRACT: return clnet_layer_subtract(g, name, out);
+    case CLNET_OP_CHANNEL_AFFINE: return clnet_layer_channel_affine(g, name, out);
+    case CLNET_OP_CLIP: return clnet_layer_clip(g, name, l->u.clip.lo, l->u.clip.hi, out);
     default:
         return clnet_fail(CLNET_STATUS_FORMAT_ERROR, "op %s cannot be a layer",
                           clnet_op_name(l->op));
@@ -1109,6 +1200,9 @@ static clnet_status check_weight_budget(const char *path, const char *where,
         break;
     case CLNET_OP_BATCHNORM:
         need = mul_saturated(4, (uint64_t)in.c);
+        break;
+    case CLNET_OP_CHANNEL_AFFINE:
+        need = mul_saturated(2, (uint64_t)in.c);
         break;
     default:
         return CLNET_STATUS_OK;

@@ -59,7 +59,8 @@ static clnet_status check_graph(const clnet_graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const clnet_node *node = &g->nodes[i];
         if (node->layer && (node->op == CLNET_OP_CONV2D || node->op == CLNET_OP_DENSE ||
-                            node->op == CLNET_OP_BATCHNORM) &&
+                            node->op == CLNET_OP_BATCHNORM ||
+                            node->op == CLNET_OP_CHANNEL_AFFINE) &&
             !node->layer->built)
             return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "layer '%s' has no weights",
                               node->layer->name);
@@ -197,9 +198,19 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
                                ev);
     case CLNET_STEP_RELU:
         return clnet_relu(ctx, in_shape.c, hw, batch, in, out, ev);
-    case CLNET_STEP_ADD:
-        return clnet_add(ctx, (int)clnet_shape_size(in_shape), batch, in,
-                         view_of(net, s->in[1], batch), out, s->relu, ev);
+    case CLNET_STEP_BINARY:
+        return clnet_binary(ctx, s->binary_op, (int)clnet_shape_size(in_shape), batch, in,
+                            view_of(net, s->in[1], batch), out, s->relu, ev);
+    case CLNET_STEP_CLIP:
+        return clnet_clip(ctx, (int)clnet_shape_size(in_shape), batch, in, out,
+                          node->layer->u.clip.lo, node->layer->u.clip.hi, ev);
+    case CLNET_STEP_SIGMOID:
+        return clnet_sigmoid(ctx, (int)clnet_shape_size(in_shape), batch, in, out, ev);
+    case CLNET_STEP_WINDOW: {
+        clnet_window_copy w;
+        clnet_node_window(g, s->node, &w);
+        return clnet_window(ctx, &w, batch, in, out, ev);
+    }
     case CLNET_STEP_COPY:
         out.offset += s->out_channel_offset * node->shape.h * node->shape.w;
         return clnet_copy(ctx, (int)clnet_shape_size(in_shape), batch, in, out, ev);

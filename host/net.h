@@ -9,9 +9,12 @@
 
 typedef enum clnet_step_kind {
     CLNET_STEP_CONV2D,
-    CLNET_STEP_BATCHNORM,
+    CLNET_STEP_BATCHNORM, /* also channel_affine: both are a per-channel scale and shift */
     CLNET_STEP_RELU,
-    CLNET_STEP_ADD,
+    CLNET_STEP_BINARY, /* add, multiply, subtract */
+    CLNET_STEP_CLIP,
+    CLNET_STEP_SIGMOID,
+    CLNET_STEP_WINDOW, /* pad, slice */
     CLNET_STEP_COPY, /* a concatenation input that could not be written in place */
     CLNET_STEP_POOL,
     CLNET_STEP_GLOBAL_AVGPOOL,
@@ -30,6 +33,7 @@ typedef struct clnet_step {
     clnet_shape in_shape;
     int out_channel_offset; /* COPY: channel at which the input lands in out */
     int relu;
+    clnet_op binary_op; /* BINARY: CLNET_OP_ADD, CLNET_OP_MULTIPLY or CLNET_OP_SUBTRACT */
     int folded_bn; /* CONV2D: the batchnorm node folded into it, or -1 */
     clnet_conv_algo algo;
     clnet_gemm_backend backend;

@@ -154,7 +154,12 @@ static void name_kernel(clnet_step *s) {
         break;
     case CLNET_STEP_BATCHNORM: snprintf(s->kernel_name, sizeof s->kernel_name, "batchnorm"); break;
     case CLNET_STEP_RELU: snprintf(s->kernel_name, sizeof s->kernel_name, "relu"); break;
-    case CLNET_STEP_ADD: snprintf(s->kernel_name, sizeof s->kernel_name, "add"); break;
+    case CLNET_STEP_BINARY:
+        snprintf(s->kernel_name, sizeof s->kernel_name, "%s", clnet_op_name(s->binary_op));
+        break;
+    case CLNET_STEP_CLIP: snprintf(s->kernel_name, sizeof s->kernel_name, "clip"); break;
+    case CLNET_STEP_SIGMOID: snprintf(s->kernel_name, sizeof s->kernel_name, "sigmoid"); break;
+    case CLNET_STEP_WINDOW: snprintf(s->kernel_name, sizeof s->kernel_name, "window"); break;
     case CLNET_STEP_COPY: snprintf(s->kernel_name, sizeof s->kernel_name, "copy"); break;
     case CLNET_STEP_POOL: snprintf(s->kernel_name, sizeof s->kernel_name, "pool2d"); break;
     case CLNET_STEP_GLOBAL_AVGPOOL:
@@ -169,6 +174,14 @@ static void name_kernel(clnet_step *s) {
     }
 }
 
+static clnet_step_kind activation_step(clnet_activation act) {
+    switch (act) {
+    case CLNET_ACT_RELU: return CLNET_STEP_RELU;
+    case CLNET_ACT_SIGMOID: return CLNET_STEP_SIGMOID;
+    default: return CLNET_STEP_SOFTMAX;
+    }
+}
+
 /* Absorbs a following ReLU into step s when allowed; returns the tensor the
  * step now writes. */
 static int absorb_relu(planner *p, clnet_step *s, int t, clnet_status *status) {
@@ -180,6 +193,18 @@ static int absorb_relu(planner *p, clnet_step *s, int t, clnet_status *status) {
     *status = label_append(s, node_name(p->g, next));
     s->relu = 1;
     return next;
+}
+
+/* The step of an op that maps one-to-one onto a kernel. */
+static clnet_step_kind plain_step(clnet_op op) {
+    switch (op) {
+    case CLNET_OP_SOFTMAX: return CLNET_STEP_SOFTMAX;
+    case CLNET_OP_GLOBAL_AVGPOOL: return CLNET_STEP_GLOBAL_AVGPOOL;
+    case CLNET_OP_CLIP: return CLNET_STEP_CLIP;
+    case CLNET_OP_PAD:
+    case CLNET_OP_SLICE: return CLNET_STEP_WINDOW;
+    default: return CLNET_STEP_POOL;
+    }
 }
 
 /* Lowers one node (not yet absorbed into an earlier step) to steps. */
@@ -206,10 +231,7 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
             p->storage[i] = in0;
             return CLNET_STATUS_OK;
         }
-        CLNET_TRY(push_step(p,
-                            node->layer->u.activation == CLNET_ACT_RELU ? CLNET_STEP_RELU
-                                                                        : CLNET_STEP_SOFTMAX,
-                            i, &s));
+        CLNET_TRY(push_step(p, activation_step(node->layer->u.activation), i, &s));
         s->n_in = 1;
         s->in[0] = in0;
         s->relu = node->layer->u.activation == CLNET_ACT_RELU;
@@ -253,10 +275,10 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
         s->out = t;
         p->storage[t] = t;
         name_kernel(s);
-        if (act == CLNET_ACT_SOFTMAX) {
-            /* Softmax over the step's own output, in place. */
+        if (act == CLNET_ACT_SOFTMAX || act == CLNET_ACT_SIGMOID) {
+            /* The activation over the step's own output, in place. */
             clnet_step *sm;
-            CLNET_TRY(push_step(p, CLNET_STEP_SOFTMAX, i, &sm));
+            CLNET_TRY(push_step(p, activation_step(act), i, &sm));
             sm->n_in = 1;
             sm->in[0] = t;
             sm->out = t;
@@ -267,7 +289,8 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
         return CLNET_STATUS_OK;
     }
 
-    case CLNET_OP_BATCHNORM: {
+    case CLNET_OP_BATCHNORM:
+    case CLNET_OP_CHANNEL_AFFINE: {
         CLNET_TRY(push_step(p, CLNET_STEP_BATCHNORM, i, &s));
         s->n_in = 1;
         s->in[0] = in0;
@@ -282,11 +305,15 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
         return CLNET_STATUS_OK;
     }
 
-    case CLNET_OP_ADD: {
-        /* n-ary sums run as a chain of binary adds into the output. */
+    case CLNET_OP_ADD:
+    case CLNET_OP_MULTIPLY:
+    case CLNET_OP_SUBTRACT: {
+        /* n-ary sums and products run as a chain of binary steps into the
+         * output. */
         int last = -1;
         for (int k = 1; k < node->n_inputs; k++) {
-            CLNET_TRY(push_step(p, CLNET_STEP_ADD, i, &s));
+            CLNET_TRY(push_step(p, CLNET_STEP_BINARY, i, &s));
+            s->binary_op = node->op;
             s->n_in = 2;
             s->in[0] = k == 1 ? in0 : i;
             s->in[1] = p->storage[node->inputs[k]];
@@ -346,11 +373,10 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
     case CLNET_OP_MAXPOOL:
     case CLNET_OP_GLOBAL_AVGPOOL:
     case CLNET_OP_SOFTMAX:
-        CLNET_TRY(push_step(p,
-                            node->op == CLNET_OP_SOFTMAX          ? CLNET_STEP_SOFTMAX
-                            : node->op == CLNET_OP_GLOBAL_AVGPOOL ? CLNET_STEP_GLOBAL_AVGPOOL
-                                                                  : CLNET_STEP_POOL,
-                            i, &s));
+    case CLNET_OP_CLIP:
+    case CLNET_OP_PAD:
+    case CLNET_OP_SLICE:
+        CLNET_TRY(push_step(p, plain_step(node->op), i, &s));
         s->n_in = 1;
         s->in[0] = in0;
         CLNET_TRY(label_append(s, node_name(g, i)));

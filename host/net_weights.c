@@ -78,6 +78,12 @@ static clnet_status upload_conv_or_dense(clnet_net *net, clnet_step *s) {
 static clnet_status upload_batchnorm(clnet_net *net, clnet_step *s) {
     clnet_layer *layer = net->graph->nodes[s->node].layer;
     int c = layer->in_channels;
+    if (layer->op == CLNET_OP_CHANNEL_AFFINE) {
+        CLNET_TRY(upload(net, &s->weight, clnet_layer_find_weight(layer, "scale")->data,
+                         (size_t)c, layer->name));
+        return upload(net, &s->bias, clnet_layer_find_weight(layer, "shift")->data, (size_t)c,
+                      layer->name);
+    }
     double *scale = malloc((size_t)c * sizeof *scale);
     double *shift = malloc((size_t)c * sizeof *shift);
     float *f = malloc((size_t)c * 2 * sizeof *f);

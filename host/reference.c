@@ -190,6 +190,73 @@ void clnet_ref_softmax(int c, int hw, int batch, const float *in, float *out) {
     }
 }
 
+void clnet_ref_multiply(size_t count, const float *a, const float *b, float *out) {
+    for (size_t i = 0; i < count; i++)
+        out[i] = (float)((double)a[i] * (double)b[i]);
+}
+
+void clnet_ref_subtract(size_t count, const float *a, const float *b, float *out) {
+    for (size_t i = 0; i < count; i++)
+        out[i] = (float)((double)a[i] - (double)b[i]);
+}
+
+/* NaN passes through, as in PyTorch's clamp, so that a NaN upstream is not
+ * hidden; the device kernel compares the same way. */
+void clnet_ref_clip(size_t count, const float *in, float lo, float hi, float *out) {
+    for (size_t i = 0; i < count; i++) {
+        float v = in[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
+
+/* exp(-|x|) never overflows, so large |x| gives 0 or 1 rather than NaN. */
+void clnet_ref_sigmoid(size_t count, const float *in, float *out) {
+    for (size_t i = 0; i < count; i++) {
+        double x = in[i];
+        double e = exp(-fabs(x));
+        out[i] = (float)(x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+    }
+}
+
+void clnet_ref_channel_affine(int c, int hw, int batch, const float *in, const float *scale,
+                              const float *shift, float *out) {
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < c; ch++) {
+            size_t base = ((size_t)n * c + ch) * hw;
+            double s = scale[ch], t = shift[ch];
+            for (int p = 0; p < hw; p++)
+                out[base + p] = (float)((double)in[base + p] * s + t);
+        }
+}
+
+/* The input index of output index o along one axis, or -1 outside the input. */
+static long long window_source(int origin, int step, int o, int size) {
+    long long i = (long long)origin + (long long)o * step;
+    return i >= 0 && i < size ? i : -1;
+}
+
+void clnet_ref_window(const clnet_window_copy *w, int batch, const float *in, float *out) {
+    size_t in_image = (size_t)w->in_c * w->in_h * w->in_w;
+    size_t out_image = (size_t)w->out_c * w->out_h * w->out_w;
+    for (int n = 0; n < batch; n++) {
+        const float *src = in + (size_t)n * in_image;
+        float *dst = out + (size_t)n * out_image;
+        for (int c = 0; c < w->out_c; c++) {
+            long long ic = window_source(w->c0, w->sc, c, w->in_c);
+            for (int y = 0; y < w->out_h; y++) {
+                long long iy = window_source(w->y0, w->sy, y, w->in_h);
+                for (int x = 0; x < w->out_w; x++) {
+                    long long ix = window_source(w->x0, w->sx, x, w->in_w);
+                    int inside = ic >= 0 && iy >= 0 && ix >= 0;
+                    *dst++ = inside ? src[((size_t)ic * w->in_h + (size_t)iy) * w->in_w +
+                                          (size_t)ix]
+                                    : w->value;
+                }
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Whole-graph runner                                                       */
 
@@ -259,10 +326,13 @@ static void apply_activation(clnet_activation act, clnet_shape s, int batch, flo
         clnet_ref_relu(count, data, data);
     else if (act == CLNET_ACT_SOFTMAX)
         clnet_ref_softmax(s.c, shape_pixels(s), batch, data, data);
+    else if (act == CLNET_ACT_SIGMOID)
+        clnet_ref_sigmoid(count, data, data);
 }
 
 static clnet_status check_activation(const clnet_graph *g, int i, clnet_activation act) {
-    if (act != CLNET_ACT_LINEAR && act != CLNET_ACT_RELU && act != CLNET_ACT_SOFTMAX)
+    if (act != CLNET_ACT_LINEAR && act != CLNET_ACT_RELU && act != CLNET_ACT_SOFTMAX &&
+        act != CLNET_ACT_SIGMOID)
         return node_fail(g, i, CLNET_STATUS_INVALID_ARGUMENT, "unknown activation");
     return CLNET_STATUS_OK;
 }
@@ -363,6 +433,41 @@ static clnet_status run_node(const clnet_graph *g, int i, int batch, float *cons
     case CLNET_OP_SOFTMAX:
         clnet_ref_softmax(in_shape.c, shape_pixels(in_shape), batch, x, out);
         return CLNET_STATUS_OK;
+    case CLNET_OP_MULTIPLY:
+        if (node->n_inputs < 2)
+            return node_fail(g, i, CLNET_STATUS_INVALID_ARGUMENT,
+                             "multiply needs two or more inputs");
+        /* The product in double, rounded once, as add does with its sum. */
+        for (size_t e = 0; e < out_count; e++) {
+            double product = 1.0;
+            for (int k = 0; k < node->n_inputs; k++)
+                product *= buf[node->inputs[k]][e];
+            out[e] = (float)product;
+        }
+        return CLNET_STATUS_OK;
+    case CLNET_OP_SUBTRACT:
+        if (node->n_inputs != 2)
+            return node_fail(g, i, CLNET_STATUS_INVALID_ARGUMENT, "subtract needs two inputs");
+        clnet_ref_subtract(out_count, x, buf[node->inputs[1]], out);
+        return CLNET_STATUS_OK;
+    case CLNET_OP_CHANNEL_AFFINE: {
+        const float *scale = NULL, *shift = NULL;
+        CLNET_TRY(find_weight(g, i, "scale", (size_t)in_shape.c, 1, &scale));
+        CLNET_TRY(find_weight(g, i, "shift", (size_t)in_shape.c, 1, &shift));
+        clnet_ref_channel_affine(in_shape.c, shape_pixels(in_shape), batch, x, scale, shift,
+                                 out);
+        return CLNET_STATUS_OK;
+    }
+    case CLNET_OP_CLIP:
+        clnet_ref_clip(out_count, x, layer->u.clip.lo, layer->u.clip.hi, out);
+        return CLNET_STATUS_OK;
+    case CLNET_OP_PAD:
+    case CLNET_OP_SLICE: {
+        clnet_window_copy w;
+        clnet_node_window(g, i, &w);
+        clnet_ref_window(&w, batch, x, out);
+        return CLNET_STATUS_OK;
+    }
     default:
         return node_fail(g, i, CLNET_STATUS_UNSUPPORTED, "the reference has no such op");
     }

@@ -25,4 +25,13 @@ void clnet_ref_dense(int in_features, int units, int batch, const float *in, con
                      const float *bias, float *out);
 void clnet_ref_softmax(int c, int hw, int batch, const float *in, float *out);
 
+void clnet_ref_multiply(size_t count, const float *a, const float *b, float *out);
+void clnet_ref_subtract(size_t count, const float *a, const float *b, float *out);
+void clnet_ref_clip(size_t count, const float *in, float lo, float hi, float *out);
+void clnet_ref_sigmoid(size_t count, const float *in, float *out);
+/* out = in * scale[c] + shift[c]. */
+void clnet_ref_channel_affine(int c, int hw, int batch, const float *in, const float *scale,
+                              const float *shift, float *out);
+void clnet_ref_window(const clnet_window_copy *w, int batch, const float *in, float *out);
+
 #endif

@@ -3,6 +3,7 @@
  * (offsets and wide batch strides, as zero-copy concatenation uses them). */
 #include "test_util.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,6 +493,218 @@ static void add_with_and_without_relu_matches_reference(void **state) {
     free(a_wide);
 }
 
+static void binary_ops_with_and_without_relu_match_reference(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    static const clnet_op ops[3] = {CLNET_OP_ADD, CLNET_OP_MULTIPLY, CLNET_OP_SUBTRACT};
+    static const struct {
+        int count, batch;
+        layout a_l, b_l, out_l;
+    } cases[] = {
+        {7 * 13 * 3, 3, {1, 0, 2}, {0, 4, 0}, {5, 1, 1}},
+        {31, 1, {0, 0, 0}, {3, 0, 0}, {0, 0, 0}},
+        {5 * 7, 3, {0, 0, 0}, {0, 0, 0}, {2, 3, 0}},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int count = cases[ci].count, batch = cases[ci].batch;
+        layout a_l = cases[ci].a_l, b_l = cases[ci].b_l, out_l = cases[ci].out_l;
+        test_rng rng = {1600 + ci};
+        size_t a_total = layout_floats(a_l, count, 1, batch);
+        size_t b_total = layout_floats(b_l, count, 1, batch);
+        size_t n = (size_t)batch * count;
+        float *a_wide = random_floats(&rng, a_total, -2, 2);
+        float *b_wide = random_floats(&rng, b_total, -2, 2);
+        float *a = extract(a_wide, a_l, count, 1, batch);
+        float *b = extract(b_wide, b_l, count, 1, batch);
+        float *expected = test_alloc(n);
+        cl_mem a_buf = upload(ctx, a_wide, a_total), b_buf = upload(ctx, b_wide, b_total);
+        for (int k = 0; k < 3; k++) {
+            for (int relu = 0; relu <= 1; relu++) {
+                if (ops[k] == CLNET_OP_ADD)
+                    clnet_ref_add(n, a, b, expected);
+                else if (ops[k] == CLNET_OP_MULTIPLY)
+                    clnet_ref_multiply(n, a, b, expected);
+                else
+                    clnet_ref_subtract(n, a, b, expected);
+                if (relu)
+                    relu_host(expected, n);
+                cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+                TEST_OK(clnet_binary(ctx, ops[k], count, batch, layout_view(a_buf, a_l, count, 1),
+                                     layout_view(b_buf, b_l, count, 1),
+                                     layout_view(out_buf, out_l, count, 1), relu, NULL));
+                char what[80];
+                snprintf(what, sizeof what, "%s%s, %d x %d", clnet_op_name(ops[k]),
+                         relu ? "+relu" : "", batch, count);
+                check_output(ctx, what, out_buf, out_l, count, 1, batch, expected);
+                clnet_buffer_release(out_buf);
+            }
+        }
+        clnet_buffer_release(b_buf);
+        clnet_buffer_release(a_buf);
+        free(expected);
+        free(b);
+        free(a);
+        free(b_wide);
+        free(a_wide);
+    }
+}
+
+static void clip_matches_reference_on_views(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    static const struct {
+        int count, batch;
+        float lo, hi;
+        layout in_l, out_l;
+    } cases[] = {
+        {5 * 13, 3, 0.0f, 6.0f, {2, 1, 2}, {0, 3, 0}},   /* ReLU6 */
+        {7 * 7, 1, -0.25f, 0.5f, {0, 0, 0}, {1, 0, 2}},
+        {31, 3, -INFINITY, 1.0f, {0, 0, 0}, {0, 0, 0}},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int count = cases[ci].count, batch = cases[ci].batch;
+        layout in_l = cases[ci].in_l, out_l = cases[ci].out_l;
+        test_rng rng = {1700 + ci};
+        size_t in_total = layout_floats(in_l, count, 1, batch);
+        float *in_wide = random_floats(&rng, in_total, -8, 8);
+        float *in_dense = extract(in_wide, in_l, count, 1, batch);
+        float *expected = test_alloc((size_t)batch * count);
+        clnet_ref_clip((size_t)batch * count, in_dense, cases[ci].lo, cases[ci].hi, expected);
+
+        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+        TEST_OK(clnet_clip(ctx, count, batch, layout_view(in_buf, in_l, count, 1),
+                           layout_view(out_buf, out_l, count, 1), cases[ci].lo, cases[ci].hi,
+                           NULL));
+        /* Clipping selects values; it is exact. */
+        size_t total = layout_floats(out_l, count, 1, batch);
+        float *wide = download(ctx, out_buf, total);
+        float *got = extract(wide, out_l, count, 1, batch);
+        test_assert_close("clip", expected, got, (size_t)batch * count, 0.0);
+        float *poison = test_alloc_poisoned(total);
+        assert_outside_untouched("clip", poison, wide, out_l, count, 1, batch);
+        free(poison);
+        free(got);
+        free(wide);
+        clnet_buffer_release(out_buf);
+        clnet_buffer_release(in_buf);
+        free(expected);
+        free(in_dense);
+        free(in_wide);
+    }
+}
+
+static void sigmoid_is_accurate_and_finite_for_large_inputs(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    /* Values across [-120, 120] (exp(-x) overflows float beyond 88.7 and
+     * underflows to subnormals below -87), then the extremes. */
+    const int count = 7 * 13, batch = 3;
+    const layout in_l = {3, 1, 0}, out_l = {1, 2, 3};
+    test_rng rng = {1800};
+    size_t in_total = layout_floats(in_l, count, 1, batch);
+    float *in_wide = random_floats(&rng, in_total, -120, 120);
+    float *in_dense = extract(in_wide, in_l, count, 1, batch);
+    static const float extremes[8] = {0, -1000, 1000, 88.75f, -88.75f, 20, -20, -FLT_MAX};
+    for (int i = 0; i < 8; i++) {
+        in_wide[in_l.lead + in_l.before + i] = extremes[i];
+        in_dense[i] = extremes[i];
+    }
+    size_t n = (size_t)batch * count;
+    float *expected = test_alloc(n);
+    clnet_ref_sigmoid(n, in_dense, expected);
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+    TEST_OK(clnet_sigmoid(ctx, count, batch, layout_view(in_buf, in_l, count, 1),
+                          layout_view(out_buf, out_l, count, 1), NULL));
+    check_output(ctx, "sigmoid", out_buf, out_l, count, 1, batch, expected);
+
+    /* Relative accuracy in the tails too, where values are far below the
+     * largest one: within 1e-5 of each expected value down to 1e-30. */
+    float *wide = download(ctx, out_buf, layout_floats(out_l, count, 1, batch));
+    float *got = extract(wide, out_l, count, 1, batch);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i]) || got[i] < 0 || got[i] > 1)
+            fail_msg("sigmoid(%g) gave %g", in_dense[i], got[i]);
+        if (expected[i] > 1e-30f && fabs(got[i] - expected[i]) > 1e-5 * expected[i])
+            fail_msg("sigmoid(%g): expected %.9g, got %.9g", in_dense[i], expected[i], got[i]);
+    }
+    assert_true(got[0] == 0.5f && got[1] == 0.0f && got[2] == 1.0f && got[7] == 0.0f);
+    free(got);
+    free(wide);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(in_buf);
+    free(expected);
+    free(in_dense);
+    free(in_wide);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Windows: slicing and constant padding                                    */
+
+typedef struct window_case {
+    const char *name;
+    clnet_window_copy w;
+    int batch;
+    layout in_layout, out_layout;
+} window_case;
+
+/* Fields: in c, h, w; out c, h, w; origin c, y, x; steps c, y, x; value. */
+static const window_case window_cases[] = {
+    {"pad 1/0/0/2, one channel before, value -1",
+     {3, 7, 5, 4, 8, 7, -1, -1, 0, 1, 1, 1, -1.0f}, 3, {2, 1, 0}, {3, 0, 1}},
+    {"zero padding 2 all round (ZeroPadding2D)",
+     {5, 13, 13, 5, 17, 17, 0, -2, -2, 1, 1, 1, 0.0f}, 1, {0, 0, 0}, {0, 0, 0}},
+    {"x[:, :, ::2, ::2] on odd sizes", {7, 13, 7, 7, 7, 4, 0, 0, 0, 1, 2, 2, 0.0f}, 3,
+     {0, 0, 0}, {0, 0, 0}},
+    {"x[1::3, 2:11, 1:6]", {13, 13, 7, 4, 9, 5, 1, 2, 1, 3, 1, 1, 0.0f}, 3, {1, 2, 3},
+     {4, 1, 2}},
+    {"strided window reaching into padding", {3, 7, 7, 5, 5, 5, -1, -2, -1, 1, 3, 2, 0.5f}, 3,
+     {0, 0, 0}, {2, 0, 0}},
+    {"window entirely outside the input", {2, 3, 3, 2, 2, 2, 5, 0, 0, 1, 1, 1, 7.0f}, 1,
+     {0, 0, 0}, {0, 1, 1}},
+};
+#define WINDOW_CASES (sizeof window_cases / sizeof window_cases[0])
+
+static void window_matches_reference_for_slices_and_pads(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    for (size_t i = 0; i < WINDOW_CASES; i++) {
+        const window_case *wc = &window_cases[i];
+        const clnet_window_copy *w = &wc->w;
+        int in_hw = w->in_h * w->in_w, out_hw = w->out_h * w->out_w;
+        test_rng rng = {1900 + i};
+        size_t in_total = layout_floats(wc->in_layout, w->in_c, in_hw, wc->batch);
+        float *in_wide = random_floats(&rng, in_total, -1, 1);
+        float *in_dense = extract(in_wide, wc->in_layout, w->in_c, in_hw, wc->batch);
+        float *expected = test_alloc((size_t)wc->batch * w->out_c * out_hw);
+        clnet_ref_window(w, wc->batch, in_dense, expected);
+
+        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem out_buf =
+            poisoned(ctx, layout_floats(wc->out_layout, w->out_c, out_hw, wc->batch));
+        TEST_OK(clnet_window(ctx, w, wc->batch, layout_view(in_buf, wc->in_layout, w->in_c, in_hw),
+                             layout_view(out_buf, wc->out_layout, w->out_c, out_hw), NULL));
+        /* A copy is exact, the fill value included. */
+        size_t total = layout_floats(wc->out_layout, w->out_c, out_hw, wc->batch);
+        float *wide = download(ctx, out_buf, total);
+        float *got = extract(wide, wc->out_layout, w->out_c, out_hw, wc->batch);
+        test_assert_close(wc->name, expected, got, (size_t)wc->batch * w->out_c * out_hw, 0.0);
+        float *poison = test_alloc_poisoned(total);
+        assert_outside_untouched(wc->name, poison, wide, wc->out_layout, w->out_c, out_hw,
+                                 wc->batch);
+        free(poison);
+        free(got);
+        free(wide);
+        clnet_buffer_release(out_buf);
+        clnet_buffer_release(in_buf);
+        free(expected);
+        free(in_dense);
+        free(in_wide);
+    }
+}
+
 /* Concatenation in place: two tensors copied into their channel slices of a
  * wider tensor whose other values must survive. */
 static void copy_into_slice_keeps_the_rest_of_the_tensor(void **state) {
@@ -764,6 +977,14 @@ static void launchers_append_one_event_per_kernel(void **state) {
     assert_int_equal(events.count, 3);
     for (int i = 0; i < events.count; i++)
         assert_non_null(events.events[i]);
+    clnet_window_copy wc = {g.in_c, g.in_h, g.in_w, 1, 3, 3, 0, -1, 2, 1, 2, 3, 0.0f};
+    TEST_OK(clnet_window(ctx, &wc, 1, in, out, &events));
+    TEST_OK(clnet_binary(ctx, CLNET_OP_MULTIPLY, (int)in_n, 1, in, in, out, 0, &events));
+    TEST_OK(clnet_clip(ctx, (int)in_n, 1, in, out, -0.5f, 0.5f, &events));
+    TEST_OK(clnet_sigmoid(ctx, (int)in_n, 1, in, out, &events));
+    assert_int_equal(events.count, 7);
+    for (int i = 0; i < events.count; i++)
+        assert_non_null(events.events[i]);
     TEST_OK(clnet_context_finish(ctx));
     clnet_events_free(&events);
 
@@ -836,6 +1057,46 @@ static void launchers_reject_bad_arguments_naming_the_op(void **state) {
                clnet_dense(ctx, 16, 4, 1, v, v, NULL, NULL, 0, CLNET_GEMM_AUTO, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "softmax",
                clnet_softmax(ctx, 4, 4, 1, v, null_view, NULL));
+
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "add, multiply or subtract",
+               clnet_binary(ctx, CLNET_OP_CONCAT, 16, 1, v, v, v, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "multiply",
+               clnet_binary(ctx, CLNET_OP_MULTIPLY, 16, 3, far, v, v, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "subtract",
+               clnet_binary(ctx, CLNET_OP_SUBTRACT, 0, 1, v, v, v, 0, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "clip",
+               clnet_clip(ctx, 16, 1, v, v, 1.0f, -1.0f, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "clip",
+               clnet_clip(ctx, 16, 1, v, v, NAN, 1.0f, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "clip",
+               clnet_clip(ctx, 16, 1, null_view, v, 0.0f, 6.0f, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "sigmoid",
+               clnet_sigmoid(ctx, 16, 1, v, negative, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "sigmoid",
+               clnet_sigmoid(NULL, 16, 1, v, v, NULL));
+
+    clnet_window_copy w = {1, 4, 4, 1, 2, 2, 0, 0, 0, 1, 2, 2, 0.0f};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "window", clnet_window(ctx, NULL, 1, v, v, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "window",
+               clnet_window(ctx, &w, 1, null_view, v, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "window", clnet_window(ctx, &w, 3, far, v, NULL));
+    w.sy = 0;
+    TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "steps", clnet_window(ctx, &w, 1, v, v, NULL));
+    w.sy = 2;
+    w.out_w = 0;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "window", clnet_window(ctx, &w, 1, v, v, NULL));
+    /* Source coordinates past int: 0x40000000 * 2 on the last of 3 columns. */
+    w.out_w = 3;
+    w.sx = 0x40000000;
+    TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "int indexing", clnet_window(ctx, &w, 1, v, v, NULL));
+    w.sx = 1;
+    w.value = INFINITY;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "fill value",
+               clnet_window(ctx, &w, 1, v, v, NULL));
+    /* The output of 1x2x3 floats does not fit in 4 floats. */
+    w.value = 0;
+    clnet_dview tiny = {buf, 1020, 6};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "output", clnet_window(ctx, &w, 1, v, tiny, NULL));
     clnet_buffer_release(buf);
 }
 
@@ -853,7 +1114,11 @@ int main(void) {
         cmocka_unit_test(batchnorm_matches_reference),
         cmocka_unit_test(relu_matches_reference_on_views),
         cmocka_unit_test(add_with_and_without_relu_matches_reference),
+        cmocka_unit_test(binary_ops_with_and_without_relu_match_reference),
+        cmocka_unit_test(clip_matches_reference_on_views),
+        cmocka_unit_test(sigmoid_is_accurate_and_finite_for_large_inputs),
         cmocka_unit_test(copy_into_slice_keeps_the_rest_of_the_tensor),
+        cmocka_unit_test(window_matches_reference_for_slices_and_pads),
         cmocka_unit_test(maxpool_with_padding_matches_reference),
         cmocka_unit_test(avgpool_excludes_padding_from_the_count),
         cmocka_unit_test(global_avgpool_matches_reference),

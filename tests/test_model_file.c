@@ -197,8 +197,50 @@ static clnet_graph *every_op_graph(void) {
     TEST_OK(clnet_layer_call1(softmax, logits, &out1));
     TEST_OK(clnet_layer_call1(flatten, p, &flat));
     TEST_OK(clnet_layer_call1(fc3, flat, &out2));
-    clnet_tensor outs[2] = {out1, out2};
-    TEST_OK(clnet_graph_set_outputs(g, outs, 2));
+
+    /* The ops added after the first ones: pad with a value and channels,
+     * strided slicing on every axis, multiply with three inputs, subtract,
+     * channel affine on rank-3 and rank-1 tensors, clip, and sigmoid as an
+     * activation layer and inside a convolution and a dense layer. */
+    clnet_pad_desc pd = {1, 2, 0, 3, 1, 2, -0.75f};
+    clnet_slice_desc sd = {{1, 0, 1}, {7, INT32_MAX, 9}, {2, 2, 3}};
+    clnet_conv2d_desc sig_conv_desc = clnet_conv2d_defaults(3, 1);
+    sig_conv_desc.activation = CLNET_ACT_SIGMOID;
+    clnet_dense_desc d4 = {2, 1, CLNET_ACT_SIGMOID, CLNET_INIT_GLOROT_UNIFORM};
+    clnet_layer *pad, *slice, *mul, *sub, *affine, *clip, *sigmoid, *sig_conv, *gap2, *affine1,
+        *fc4;
+    TEST_OK(clnet_layer_pad(g, "pad", &pd, &pad));
+    TEST_OK(clnet_layer_slice(g, NULL, &sd, &slice));
+    TEST_OK(clnet_layer_multiply(g, NULL, &mul));
+    TEST_OK(clnet_layer_subtract(g, NULL, &sub));
+    TEST_OK(clnet_layer_channel_affine(g, "affine", &affine));
+    TEST_OK(clnet_layer_clip(g, "relu6", 0.0f, 6.0f, &clip));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_SIGMOID, &sigmoid));
+    TEST_OK(clnet_layer_conv2d(g, NULL, &sig_conv_desc, &sig_conv));
+    TEST_OK(clnet_layer_global_avgpool(g, NULL, &gap2));
+    TEST_OK(clnet_layer_channel_affine(g, NULL, &affine1));
+    TEST_OK(clnet_layer_dense(g, NULL, &d4, &fc4));
+
+    clnet_tensor pt, sl, ml, sb, af, cl, sg, sc, gp, af1, out3;
+    TEST_OK(clnet_layer_call1(pad, in_a, &pt));      /* 3x8x8 -> 6x11x11 */
+    TEST_OK(clnet_layer_call1(slice, pt, &sl));      /* -> 3x6x3 */
+    TEST_OK(clnet_layer_call1(affine, sl, &af));
+    clnet_tensor factors[3] = {sl, af, sl};
+    TEST_OK(clnet_layer_call(mul, factors, 3, &ml));
+    clnet_tensor terms[2] = {ml, af};
+    TEST_OK(clnet_layer_call(sub, terms, 2, &sb));
+    TEST_OK(clnet_layer_call1(clip, sb, &cl));
+    TEST_OK(clnet_layer_call1(sigmoid, cl, &sg));
+    TEST_OK(clnet_layer_call1(sig_conv, sg, &sc));
+    TEST_OK(clnet_layer_call1(gap2, sc, &gp));
+    TEST_OK(clnet_layer_call1(affine1, gp, &af1));
+    TEST_OK(clnet_layer_call1(fc4, af1, &out3));
+    clnet_shape shape;
+    TEST_OK(clnet_tensor_shape(g, sl, &shape));
+    assert_true(shape.c == 3 && shape.h == 6 && shape.w == 3);
+
+    clnet_tensor outs[3] = {out1, out2, out3};
+    TEST_OK(clnet_graph_set_outputs(g, outs, 3));
 
     randomize_weights(g, 42);
     return g;
@@ -222,6 +264,9 @@ static void assert_same_config(const clnet_layer *a, const clnet_layer *b) {
     case CLNET_OP_DROPOUT:
         pa = &a->u.dropout, pb = &b->u.dropout, size = sizeof a->u.dropout;
         break;
+    case CLNET_OP_PAD: pa = &a->u.pad, pb = &b->u.pad, size = sizeof a->u.pad; break;
+    case CLNET_OP_SLICE: pa = &a->u.slice, pb = &b->u.slice, size = sizeof a->u.slice; break;
+    case CLNET_OP_CLIP: pa = &a->u.clip, pb = &b->u.clip, size = sizeof a->u.clip; break;
     default: return;
     }
     if (memcmp(pa, pb, size) != 0)
@@ -346,6 +391,26 @@ static void every_op_graph_round_trips_bit_identically(void **state) {
     assert_same_graph(g, loaded);
     assert_int_equal(loaded->layers[0]->call_count, 2); /* the shared convolution */
     assert_same_reference_outputs(g, loaded, 2);
+
+    /* Every op and every activation of clnet.h is in the file. */
+    int seen_op[CLNET_OP_COUNT] = {0}, seen_act[4] = {0};
+    for (int i = 0; i < loaded->n_nodes; i++)
+        seen_op[loaded->nodes[i].op] = 1;
+    for (int i = 0; i < loaded->n_layers; i++) {
+        const clnet_layer *l = loaded->layers[i];
+        if (l->op == CLNET_OP_ACTIVATION)
+            seen_act[l->u.activation] = 1;
+        if (l->op == CLNET_OP_CONV2D)
+            seen_act[l->u.conv.activation] = 1;
+        if (l->op == CLNET_OP_DENSE)
+            seen_act[l->u.dense.activation] = 1;
+    }
+    for (int op = 0; op < CLNET_OP_COUNT; op++)
+        if (!seen_op[op])
+            fail_msg("the every-op graph has no %s node", clnet_op_name((clnet_op)op));
+    for (int a = 0; a < 4; a++)
+        if (!seen_act[a])
+            fail_msg("the every-op graph does not use activation %d", a);
 
     /* Saving the loaded graph gives the same bytes. */
     const char *again = scratch_path("every_op_again.clnet");
@@ -785,6 +850,176 @@ static void load_rejects_shape_disagreeing_with_inference(void **state) {
     assert_load_fails(write_tiny(&t), CLNET_STATUS_FORMAT_ERROR, "the graph infers");
 }
 
+/* A saved graph of one input "x" (2x6x6) and one layer called on it, as
+ * bytes; *config receives the offset of the layer's configuration. */
+static uint8_t *one_layer_file(clnet_layer *(*make)(clnet_graph *), size_t *size,
+                               size_t *config) {
+    clnet_graph *g = NULL;
+    TEST_OK(clnet_graph_create(&g));
+    clnet_tensor x, y;
+    TEST_OK(clnet_graph_input(g, "x", 2, 6, 6, &x));
+    clnet_layer *layer = make(g);
+    TEST_OK(clnet_layer_call1(layer, x, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    const char *path = scratch_path("one_layer.clnet");
+    TEST_OK(clnet_graph_save(g, path));
+    clnet_graph_destroy(g);
+    uint8_t *data = read_bytes(path, size);
+    /* header, layer count, op code, name "L" (4 + 1 bytes), config size */
+    *config = 24 + 4 + 4 + 5 + 4;
+    assert_int_equal(le32(data + 32), 1);
+    assert_int_equal(data[36], 'L');
+    return data;
+}
+
+static clnet_layer *make_pad(clnet_graph *g) {
+    clnet_pad_desc d = {1, 1, 2, 0, 0, 1, 0.25f};
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_pad(g, "L", &d, &layer));
+    return layer;
+}
+
+static clnet_layer *make_slice(clnet_graph *g) {
+    clnet_slice_desc d = {{0, 1, 0}, {2, 6, 5}, {1, 2, 2}};
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_slice(g, "L", &d, &layer));
+    return layer;
+}
+
+static clnet_layer *make_clip(clnet_graph *g) {
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_clip(g, "L", -1.0f, 1.0f, &layer));
+    return layer;
+}
+
+static clnet_layer *make_sigmoid(clnet_graph *g) {
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_activation(g, "L", CLNET_ACT_SIGMOID, &layer));
+    return layer;
+}
+
+static clnet_layer *make_affine(clnet_graph *g) {
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_channel_affine(g, "L", &layer));
+    return layer;
+}
+
+/* Writes data with the u32 at `at` replaced, resealed, and expects the load
+ * to fail with a format error containing needle. */
+static void assert_patched_load_fails(const uint8_t *data, size_t size, size_t at,
+                                      uint32_t value, const char *needle) {
+    uint8_t *copy = malloc(size);
+    assert_non_null(copy);
+    memcpy(copy, data, size);
+    set_le32(copy + at, value);
+    reseal(copy, size);
+    const char *path = scratch_path("patched.clnet");
+    write_bytes(path, copy, size);
+    free(copy);
+    assert_load_fails(path, CLNET_STATUS_FORMAT_ERROR, needle);
+}
+
+static uint32_t float_bits(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    return bits;
+}
+
+static void new_op_configurations_are_stored_as_documented(void **state) {
+    (void)state;
+    size_t size, at;
+    /* pad: 7 fields, op code 13 */
+    uint8_t *data = one_layer_file(make_pad, &size, &at);
+    assert_int_equal(le32(data + 28), 13);
+    assert_int_equal(le32(data + at - 4), 28);
+    const uint32_t pad_fields[6] = {1, 1, 2, 0, 0, 1};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(le32(data + at + 4 * i), pad_fields[i]);
+    assert_int_equal(le32(data + at + 24), float_bits(0.25f));
+    free(data);
+
+    /* slice: begins, ends, steps (c, h, w each), op code 14 */
+    data = one_layer_file(make_slice, &size, &at);
+    assert_int_equal(le32(data + 28), 14);
+    assert_int_equal(le32(data + at - 4), 36);
+    const uint32_t slice_fields[9] = {0, 1, 0, 2, 6, 5, 1, 2, 2};
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(le32(data + at + 4 * i), slice_fields[i]);
+    free(data);
+
+    /* clip: lo, hi, op code 18 */
+    data = one_layer_file(make_clip, &size, &at);
+    assert_int_equal(le32(data + 28), 18);
+    assert_int_equal(le32(data + at - 4), 8);
+    assert_int_equal(le32(data + at), float_bits(-1.0f));
+    assert_int_equal(le32(data + at + 4), float_bits(1.0f));
+    free(data);
+
+    /* sigmoid is activation code 3 */
+    data = one_layer_file(make_sigmoid, &size, &at);
+    assert_int_equal(le32(data + 28), 3);
+    assert_int_equal(le32(data + at), 3);
+    free(data);
+
+    /* channel_affine: op code 17, no configuration, weights scale and shift [2] */
+    data = one_layer_file(make_affine, &size, &at);
+    assert_int_equal(le32(data + 28), 17);
+    assert_int_equal(le32(data + at - 4), 0);
+    assert_int_equal(le32(data + at), 2);
+    assert_int_equal(le32(data + at + 4), 5);
+    assert_memory_equal(data + at + 8, "scale", 5);
+    free(data);
+}
+
+static void load_rejects_bad_new_op_configurations(void **state) {
+    (void)state;
+    size_t size, at;
+    uint8_t *data = one_layer_file(make_pad, &size, &at);
+    assert_patched_load_fails(data, size, at, (uint32_t)-1, "pad_top is -1");
+    assert_patched_load_fails(data, size, at + 16, 0x02000000u, "channels_before is 33554432");
+    assert_patched_load_fails(data, size, at + 24, float_bits(NAN), "pad value");
+    assert_patched_load_fails(data, size, at + 24, float_bits(INFINITY), "not finite");
+    free(data);
+
+    data = one_layer_file(make_slice, &size, &at);
+    assert_patched_load_fails(data, size, at + 28, 0, "step_h is 0");
+    assert_patched_load_fails(data, size, at + 32, 0x7FFFFFFFu, "step_w is 2147483647");
+    assert_patched_load_fails(data, size, at, (uint32_t)-3, "begin_c is -3");
+    assert_patched_load_fails(data, size, at + 20, (uint32_t)-1, "end_w is -1");
+    /* Well-formed but empty: begin 6 of a 6-row axis. */
+    assert_patched_load_fails(data, size, at + 4, 6, "is empty");
+    free(data);
+
+    data = one_layer_file(make_clip, &size, &at);
+    assert_patched_load_fails(data, size, at, float_bits(2.0f), "clip bounds");
+    assert_patched_load_fails(data, size, at + 4, float_bits(NAN), "clip bounds");
+    free(data);
+
+    data = one_layer_file(make_sigmoid, &size, &at);
+    assert_patched_load_fails(data, size, at, 4, "activation has the unknown code 4");
+    free(data);
+
+    /* A channel affine whose first weight is not "scale" but "scaxe". */
+    data = one_layer_file(make_affine, &size, &at);
+    assert_memory_equal(data + at + 8, "scale", 5); /* after the weight count and length */
+    assert_patched_load_fails(data, size, at + 8, 0x78616373u, "has no weight 'scaxe'");
+    free(data);
+}
+
+static void saving_rejects_slice_steps_beyond_the_format(void **state) {
+    (void)state;
+    clnet_graph *g = NULL;
+    TEST_OK(clnet_graph_create(&g));
+    clnet_slice_desc d = clnet_slice_defaults();
+    d.step[2] = (1 << 24) + 1;
+    clnet_layer *layer;
+    TEST_OK(clnet_layer_slice(g, "wide_step", &d, &layer));
+    TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "wide_step",
+               clnet_graph_save(g, scratch_path("wide_step.clnet")));
+    assert_no_temporary_files();
+    clnet_graph_destroy(g);
+}
+
 /* Random damage that keeps the checksum valid: every load either succeeds or
  * fails with a format error naming the file; none may crash or leak (the
  * sanitizer build checks the latter two). */
@@ -888,6 +1123,9 @@ int main(void) {
         cmocka_unit_test(load_rejects_unknown_op_code),
         cmocka_unit_test(load_rejects_weight_of_wrong_size),
         cmocka_unit_test(load_rejects_shape_disagreeing_with_inference),
+        cmocka_unit_test(new_op_configurations_are_stored_as_documented),
+        cmocka_unit_test(load_rejects_bad_new_op_configurations),
+        cmocka_unit_test(saving_rejects_slice_steps_beyond_the_format),
         cmocka_unit_test(names_must_be_utf8_without_control_characters),
         cmocka_unit_test(load_survives_random_damage_with_valid_checksum),
     };

@@ -308,6 +308,71 @@ static void every_op_with_two_inputs_and_outputs_matches_reference(void **state)
     clnet_graph_destroy(g);
 }
 
+/* The ops importers map other frameworks' graphs onto: pad, slice,
+ * multiply, subtract, per-channel affine, clip and sigmoid, mixed with
+ * concatenation and fusion. */
+static clnet_graph *import_ops_graph(void) {
+    clnet_graph *g;
+    clnet_tensor x, a, b, c, d, y, pair[2], three[3];
+    clnet_layer *l;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 6, 13, 11, &x));
+    clnet_slice_desc sd = clnet_slice_defaults();
+    sd.step[1] = sd.step[2] = 2; /* x[:, :, ::2, ::2], PyTorch's option-A shortcut */
+    TEST_OK(clnet_layer_slice(g, NULL, &sd, &l));
+    TEST_OK(clnet_layer_call1(l, x, &a));
+    clnet_pad_desc pd = {0, 0, 0, 0, 3, 2, 0.0f};
+    TEST_OK(clnet_layer_pad(g, NULL, &pd, &l));
+    TEST_OK(clnet_layer_call1(l, a, &a)); /* 11 x 7 x 6 */
+    clnet_conv2d_desc cd = clnet_conv2d_defaults(11, 3);
+    cd.stride_h = cd.stride_w = 2;
+    cd.activation = CLNET_ACT_SIGMOID;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &cd, &l));
+    TEST_OK(clnet_layer_call1(l, x, &b)); /* 11 x 7 x 6 */
+    pair[0] = a;
+    pair[1] = b;
+    TEST_OK(clnet_layer_multiply(g, NULL, &l));
+    TEST_OK(clnet_layer_call(l, pair, 2, &c));
+    TEST_OK(clnet_layer_subtract(g, NULL, &l));
+    TEST_OK(clnet_layer_call(l, pair, 2, &d));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &l));
+    TEST_OK(clnet_layer_call1(l, d, &d)); /* fused into the subtraction */
+    TEST_OK(clnet_layer_channel_affine(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, c, &c));
+    TEST_OK(clnet_layer_clip(g, NULL, -0.25f, 0.3f, &l));
+    TEST_OK(clnet_layer_call1(l, c, &c));
+    three[0] = c;
+    three[1] = d;
+    three[2] = a;
+    TEST_OK(clnet_layer_multiply(g, NULL, &l));
+    TEST_OK(clnet_layer_call(l, three, 3, &y));
+    pd = (clnet_pad_desc){1, 2, 0, 1, 0, 0, -0.5f};
+    TEST_OK(clnet_layer_pad(g, NULL, &pd, &l));
+    TEST_OK(clnet_layer_call1(l, y, &y));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_SIGMOID, &l));
+    TEST_OK(clnet_layer_call1(l, y, &y));
+    pair[0] = y;
+    TEST_OK(clnet_layer_global_avgpool(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, b, &pair[1]));
+    TEST_OK(clnet_layer_channel_affine(g, NULL, &l));
+    TEST_OK(clnet_layer_call1(l, pair[1], &pair[1])); /* on a flat tensor */
+    TEST_OK(clnet_graph_set_outputs(g, pair, 2));
+    randomize_weights(g, 21);
+    return g;
+}
+
+static void import_ops_match_reference(void **state) {
+    (void)state;
+    clnet_graph *g = import_ops_graph();
+    check_graph(g, NULL, 1, TOL_LAYER, "import ops");
+    check_graph(g, NULL, 3, TOL_LAYER, "import ops");
+    clnet_net_options o = clnet_net_options_default();
+    o.fuse_activations = 0;
+    o.reuse_memory = 0;
+    check_graph(g, &o, 2, TOL_LAYER, "import ops, unfused");
+    clnet_graph_destroy(g);
+}
+
 /* DenseNet-style nested concatenations, written in place. */
 static void nested_concat_in_place_matches_reference(void **state) {
     (void)state;
@@ -483,6 +548,7 @@ int main(void) {
         cmocka_unit_test(folding_and_fusion_reduce_steps),
         cmocka_unit_test(shared_layer_matches_reference),
         cmocka_unit_test(every_op_with_two_inputs_and_outputs_matches_reference),
+        cmocka_unit_test(import_ops_match_reference),
         cmocka_unit_test(nested_concat_in_place_matches_reference),
         cmocka_unit_test(batch_size_changes_between_runs),
         cmocka_unit_test(memory_reuse_shrinks_the_plan),

@@ -371,6 +371,103 @@ static void relu_and_add_are_elementwise(void **state) {
     assert_floats("add", sum, out, 4);
 }
 
+static void multiply_subtract_and_channel_affine_are_elementwise(void **state) {
+    (void)state;
+    const float a[4] = {-1.5f, 0, 2, 3};
+    const float b[4] = {2, -3, 0.25f, -4};
+    float out[4];
+    clnet_ref_multiply(4, a, b, out);
+    const float product[4] = {-3, 0, 0.5f, -12};
+    assert_floats("multiply", product, out, 4);
+    clnet_ref_subtract(4, a, b, out);
+    const float difference[4] = {-3.5f, 3, 1.75f, 7};
+    assert_floats("subtract (first - second)", difference, out, 4);
+
+    /* Two images of two channels of two pixels: x * scale[c] + shift[c]. */
+    const float in[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+    const float scale[2] = {2, -0.5f}, shift[2] = {1, 10};
+    float affine[8];
+    clnet_ref_channel_affine(2, 2, 2, in, scale, shift, affine);
+    const float want[8] = {3, 5, 8.5f, 8, -1, -3, 11.5f, 12};
+    assert_floats("channel affine", want, affine, 8);
+}
+
+static void clip_bounds_values_and_keeps_nan(void **state) {
+    (void)state;
+    const float in[8] = {-7, -0.5f, 0, 3, 6, 6.5f, 100, NAN};
+    float out[8];
+    clnet_ref_clip(8, in, 0, 6, out); /* ReLU6 */
+    const float want[7] = {0, 0, 0, 3, 6, 6, 6};
+    assert_floats("clip(0, 6)", want, out, 7);
+    assert_true(isnan(out[7]));
+
+    /* Infinite bounds leave that side open. */
+    clnet_ref_clip(7, in, -INFINITY, 1, out);
+    const float below[7] = {-7, -0.5f, 0, 1, 1, 1, 1};
+    assert_floats("clip(-inf, 1)", below, out, 7);
+}
+
+static void sigmoid_is_exact_in_the_middle_and_saturates_without_nan(void **state) {
+    (void)state;
+    const float in[10] = {0, 1, -1, 20, -20, 88.75f, -88.75f, 100, -1000, 1000};
+    float out[10];
+    clnet_ref_sigmoid(10, in, out);
+    /* 1 / (1 + e^-1) = 0.7310585786300049; e^-20 / (1 + e^-20) = 2.0611536181902e-9. */
+    assert_float_equal(out[0], 0.5, 0.0);
+    assert_float_equal(out[1], 0.7310585786300049, 1e-7);
+    assert_float_equal(out[2], 0.2689414213699951, 1e-7);
+    assert_float_equal(out[3], 1.0, 0.0); /* 1 - 2e-9 rounds to 1 in float */
+    assert_float_equal(out[4] / 2.0611536181902e-9, 1.0, 1e-6);
+    /* exp(88.75) overflows float; the exp(-|x|) form never computes it. */
+    assert_float_equal(out[5], 1.0, 0.0);
+    assert_float_equal(out[6] / 2.8599914e-39, 1.0, 1e-3); /* a subnormal float */
+    assert_float_equal(out[7], 1.0, 0.0);
+    assert_float_equal(out[8], 0.0, 0.0);
+    assert_float_equal(out[9], 1.0, 0.0);
+    for (int i = 0; i < 10; i++)
+        assert_true(isfinite(out[i]) && out[i] >= 0 && out[i] <= 1);
+}
+
+/* One 1x2x2 image [[1, 2], [3, 4]] of pad_image; a second image adds 10. */
+static const float pad_image[8] = {1, 2, 3, 4, 11, 12, 13, 14};
+
+static void window_pads_rows_columns_and_channels_with_the_value(void **state) {
+    (void)state;
+    /* top 1, bottom 0, left 0, right 2, one channel before, value -1:
+     * 1x2x2 -> 2x3x4. */
+    clnet_window_copy w = {1, 2, 2, 2, 3, 4, -1, -1, 0, 1, 1, 1, -1.0f};
+    float out[2 * 24];
+    clnet_ref_window(&w, 2, pad_image, out);
+    const float want[2 * 24] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, /* added channel */
+        -1, -1, -1, -1, 1,  2,  -1, -1, 3,  4,  -1, -1, /* image 0 */
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, /* added channel */
+        -1, -1, -1, -1, 11, 12, -1, -1, 13, 14, -1, -1, /* image 1 */
+    };
+    assert_floats("pad", want, out, 48);
+}
+
+static void window_slices_every_other_pixel_and_channel(void **state) {
+    (void)state;
+    /* x[c][y][x] = 20c + 5y + x on 3x4x5; x[:, :, ::2, ::2] keeps rows 0, 2
+     * and columns 0, 2, 4: 3x2x3. */
+    float in[60];
+    for (int i = 0; i < 60; i++)
+        in[i] = (float)i;
+    clnet_window_copy w = {3, 4, 5, 3, 2, 3, 0, 0, 0, 1, 2, 2, 0};
+    float out[18];
+    clnet_ref_window(&w, 1, in, out);
+    const float want[18] = {0, 2, 4, 10, 12, 14, 20, 22, 24, 30, 32, 34, 40, 42, 44, 50, 52, 54};
+    assert_floats("x[:, :, ::2, ::2]", want, out, 18);
+
+    /* x[1::2, 1:3, 3:] on the same tensor: channel 1, rows 1-2, columns 3-4. */
+    clnet_window_copy v = {3, 4, 5, 1, 2, 2, 1, 1, 3, 2, 1, 1, 0};
+    float part[4];
+    clnet_ref_window(&v, 1, in, part);
+    const float want_part[4] = {28, 29, 33, 34};
+    assert_floats("x[1::2, 1:3, 3:]", want_part, part, 4);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Graph runner                                                             */
 
@@ -658,6 +755,181 @@ static void graph_handles_repeated_inputs_and_unused_branches(void **state) {
     clnet_graph_destroy(g);
 }
 
+static void graph_pad_and_slice_follow_their_descriptions(void **state) {
+    (void)state;
+    /* The pad of window_pads_rows_columns_and_channels_with_the_value, then
+     * the two slices of window_slices_every_other_pixel_and_channel, the
+     * second with ends past the axes. */
+    clnet_graph *g;
+    TEST_OK(clnet_graph_create(&g));
+    clnet_tensor x, y, padded, every_other, part;
+    TEST_OK(clnet_graph_input(g, "x", 1, 2, 2, &x));
+    TEST_OK(clnet_graph_input(g, "y", 3, 4, 5, &y));
+    clnet_pad_desc pd = {1, 0, 0, 2, 1, 0, -1.0f};
+    clnet_layer *pad, *slice, *slice2;
+    TEST_OK(clnet_layer_pad(g, NULL, &pd, &pad));
+    TEST_OK(clnet_layer_call1(pad, x, &padded));
+    clnet_slice_desc sd = clnet_slice_defaults();
+    sd.step[1] = sd.step[2] = 2;
+    TEST_OK(clnet_layer_slice(g, NULL, &sd, &slice));
+    TEST_OK(clnet_layer_call1(slice, y, &every_other));
+    clnet_slice_desc sd2 = {{1, 1, 3}, {100, 3, INT32_MAX}, {2, 1, 1}};
+    TEST_OK(clnet_layer_slice(g, NULL, &sd2, &slice2));
+    TEST_OK(clnet_layer_call1(slice2, y, &part));
+    clnet_tensor outs[3] = {padded, every_other, part};
+    TEST_OK(clnet_graph_set_outputs(g, outs, 3));
+
+    clnet_shape s;
+    TEST_OK(clnet_tensor_shape(g, part, &s));
+    assert_int_equal(s.c, 1);
+    assert_int_equal(s.h, 2);
+    assert_int_equal(s.w, 2);
+
+    float in_y[120];
+    for (int i = 0; i < 120; i++)
+        in_y[i] = (float)i;
+    float *got_pad = test_alloc_poisoned(48), *got_slice = test_alloc_poisoned(36);
+    float *got_part = test_alloc_poisoned(8);
+    const float *inputs[2] = {pad_image, in_y};
+    float *outputs[3] = {got_pad, got_slice, got_part};
+    TEST_OK(clnet_graph_run_reference(g, 2, inputs, outputs));
+
+    const float want_pad[48] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1,  2,  -1, -1,
+        3,  4,  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        11, 12, -1, -1, 13, 14, -1, -1,
+    };
+    assert_floats("pad node", want_pad, got_pad, 48);
+    /* The second image adds 60 to every value. */
+    float want_slice[36], want_part[8];
+    const float slice0[18] = {0, 2, 4, 10, 12, 14, 20, 22, 24, 30, 32, 34, 40, 42, 44, 50, 52, 54};
+    const float part0[4] = {28, 29, 33, 34};
+    for (int n = 0; n < 2; n++) {
+        for (int i = 0; i < 18; i++)
+            want_slice[n * 18 + i] = slice0[i] + 60.0f * (float)n;
+        for (int i = 0; i < 4; i++)
+            want_part[n * 4 + i] = part0[i] + 60.0f * (float)n;
+    }
+    assert_floats("slice node ::2, ::2", want_slice, got_slice, 36);
+    assert_floats("slice node 1::2, 1:3, 3:", want_part, got_part, 8);
+
+    free(got_pad);
+    free(got_slice);
+    free(got_part);
+    clnet_graph_destroy(g);
+}
+
+static void graph_covers_every_new_op_and_sigmoid(void **state) {
+    (void)state;
+    /* x 2x3x4 -> p = pad(top 1, left 1, right 1, one channel after, 0.5): 3x4x6
+     * -> s = slice(p)[:, ::2, 1::2]: 3x2x3 -> a = channel_affine(s)
+     * -> m = multiply(a, s, s) -> d = subtract(m, a) -> c = clip(d, -1, 2)
+     * -> out1 = activation sigmoid(c)
+     * and c -> conv 1x1 sigmoid (2 filters) -> flatten -> channel_affine
+     * (per feature) -> dense 3 sigmoid = out2. */
+    clnet_graph *g;
+    TEST_OK(clnet_graph_create(&g));
+    clnet_tensor x, p, s, a, m, d, c, out1, k, f, fa, out2;
+    TEST_OK(clnet_graph_input(g, NULL, 2, 3, 4, &x));
+    clnet_pad_desc pd = {1, 0, 1, 1, 0, 1, 0.5f};
+    clnet_slice_desc sd = clnet_slice_defaults();
+    sd.step[1] = 2;
+    sd.begin[2] = 1;
+    sd.step[2] = 2;
+    clnet_conv2d_desc cd = clnet_conv2d_defaults(2, 1);
+    cd.activation = CLNET_ACT_SIGMOID;
+    clnet_dense_desc dd = {3, 1, CLNET_ACT_SIGMOID, CLNET_INIT_GLOROT_UNIFORM};
+    clnet_layer *pad, *slice, *affine, *mul, *sub, *clip, *sig, *conv, *flat, *affine1, *fc;
+    TEST_OK(clnet_layer_pad(g, NULL, &pd, &pad));
+    TEST_OK(clnet_layer_slice(g, NULL, &sd, &slice));
+    TEST_OK(clnet_layer_channel_affine(g, NULL, &affine));
+    TEST_OK(clnet_layer_multiply(g, NULL, &mul));
+    TEST_OK(clnet_layer_subtract(g, NULL, &sub));
+    TEST_OK(clnet_layer_clip(g, NULL, -1, 2, &clip));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_SIGMOID, &sig));
+    TEST_OK(clnet_layer_conv2d(g, NULL, &cd, &conv));
+    TEST_OK(clnet_layer_flatten(g, NULL, &flat));
+    TEST_OK(clnet_layer_channel_affine(g, NULL, &affine1));
+    TEST_OK(clnet_layer_dense(g, NULL, &dd, &fc));
+
+    TEST_OK(clnet_layer_call1(pad, x, &p));
+    TEST_OK(clnet_layer_call1(slice, p, &s));
+    TEST_OK(clnet_layer_call1(affine, s, &a));
+    clnet_tensor factors[3] = {a, s, s};
+    TEST_OK(clnet_layer_call(mul, factors, 3, &m));
+    clnet_tensor terms[2] = {m, a};
+    TEST_OK(clnet_layer_call(sub, terms, 2, &d));
+    TEST_OK(clnet_layer_call1(clip, d, &c));
+    TEST_OK(clnet_layer_call1(sig, c, &out1));
+    TEST_OK(clnet_layer_call1(conv, c, &k));
+    TEST_OK(clnet_layer_call1(flat, k, &f));
+    TEST_OK(clnet_layer_call1(affine1, f, &fa));
+    TEST_OK(clnet_layer_call1(fc, fa, &out2));
+    clnet_tensor outs[2] = {out1, out2};
+    TEST_OK(clnet_graph_set_outputs(g, outs, 2));
+
+    clnet_shape shape;
+    TEST_OK(clnet_tensor_shape(g, s, &shape));
+    assert_int_equal(shape.c, 3);
+    assert_int_equal(shape.h, 2);
+    assert_int_equal(shape.w, 3);
+    TEST_OK(clnet_tensor_shape(g, fa, &shape));
+    assert_int_equal(shape.rank, 1);
+    assert_int_equal(shape.c, 12);
+
+    /* A fresh channel affine is the identity: scale 1, shift 0. */
+    assert_float_equal(weight_data(affine, "scale")[2], 1.0f, 0.0f);
+    assert_float_equal(weight_data(affine, "shift")[2], 0.0f, 0.0f);
+    test_rng rng = {17};
+    clnet_layer *weighted[] = {affine, conv, affine1, fc};
+    for (int i = 0; i < 4; i++)
+        fill_layer(weighted[i], &rng);
+
+    const int batch = 3;
+    float in[3 * 24];
+    test_fill_uniform(&rng, in, 3 * 24, -2, 2);
+    float *got1 = test_alloc_poisoned(batch * 18), *got2 = test_alloc_poisoned(batch * 3);
+    const float *inputs[1] = {in};
+    float *outputs[2] = {got1, got2};
+    TEST_OK(clnet_graph_run_reference(g, batch, inputs, outputs));
+
+    /* By hand: the pad window starts at (0, -1, -1); the slice at (0, 0, 1). */
+    clnet_window_copy pw = {2, 3, 4, 3, 4, 6, 0, -1, -1, 1, 1, 1, 0.5f};
+    clnet_window_copy sw = {3, 4, 6, 3, 2, 3, 0, 0, 1, 1, 2, 2, 0};
+    float pv[3 * 72], sv[3 * 18], av[3 * 18], mv[3 * 18], dv[3 * 18], cv[3 * 18],
+        want1[3 * 18], kv[3 * 12], fav[3 * 12], want2[3 * 3];
+    clnet_ref_window(&pw, batch, in, pv);
+    clnet_ref_window(&sw, batch, pv, sv);
+    clnet_ref_channel_affine(3, 6, batch, sv, weight_data(affine, "scale"),
+                             weight_data(affine, "shift"), av);
+    for (int i = 0; i < batch * 18; i++)
+        mv[i] = (float)((double)av[i] * sv[i] * sv[i]);
+    clnet_ref_subtract((size_t)batch * 18, mv, av, dv);
+    clnet_ref_clip((size_t)batch * 18, dv, -1, 2, cv);
+    clnet_ref_sigmoid((size_t)batch * 18, cv, want1);
+    clnet_conv_geometry cg = conv_geometry(&cd, 3, 2, 3);
+    clnet_ref_conv2d(&cg, batch, cv, weight_data(conv, "kernel"), weight_data(conv, "bias"), kv);
+    clnet_ref_sigmoid((size_t)batch * 12, kv, kv);
+    clnet_ref_channel_affine(12, 1, batch, kv, weight_data(affine1, "scale"),
+                             weight_data(affine1, "shift"), fav);
+    clnet_ref_dense(12, 3, batch, fav, weight_data(fc, "kernel"), weight_data(fc, "bias"), want2);
+    clnet_ref_sigmoid((size_t)batch * 3, want2, want2);
+    test_assert_close("sigmoid(clip(...)) branch", want1, got1, (size_t)batch * 18, 0.0);
+    test_assert_close("conv sigmoid -> affine -> dense sigmoid", want2, got2, (size_t)batch * 3,
+                      0.0);
+
+    /* The clip did bound something, and the padding value reached the output. */
+    int clipped = 0;
+    for (int i = 0; i < batch * 18; i++)
+        clipped += cv[i] == -1.0f || cv[i] == 2.0f;
+    assert_true(clipped > 0);
+    assert_float_equal(sv[0], 0.5f, 0.0f); /* row -1 of the input is padding */
+
+    free(got1);
+    free(got2);
+    clnet_graph_destroy(g);
+}
+
 static void graph_run_rejects_bad_arguments(void **state) {
     (void)state;
     clnet_graph *g;
@@ -708,11 +980,18 @@ int main(void) {
         cmocka_unit_test(dense_uses_units_by_inputs_weights),
         cmocka_unit_test(concat_keeps_input_order_per_image),
         cmocka_unit_test(relu_and_add_are_elementwise),
+        cmocka_unit_test(multiply_subtract_and_channel_affine_are_elementwise),
+        cmocka_unit_test(clip_bounds_values_and_keeps_nan),
+        cmocka_unit_test(sigmoid_is_exact_in_the_middle_and_saturates_without_nan),
+        cmocka_unit_test(window_pads_rows_columns_and_channels_with_the_value),
+        cmocka_unit_test(window_slices_every_other_pixel_and_channel),
         cmocka_unit_test(graph_chain_matches_ops_composed_by_hand),
         cmocka_unit_test(graph_covers_add_concat_pooling_and_activations),
         cmocka_unit_test(graph_shared_layer_applies_the_same_weights_twice),
         cmocka_unit_test(graph_two_inputs_two_outputs_in_declared_order),
         cmocka_unit_test(graph_handles_repeated_inputs_and_unused_branches),
+        cmocka_unit_test(graph_pad_and_slice_follow_their_descriptions),
+        cmocka_unit_test(graph_covers_every_new_op_and_sigmoid),
         cmocka_unit_test(graph_run_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
