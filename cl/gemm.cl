@@ -1,16 +1,59 @@
-/* Tiled single-precision GEMM with fused bias and ReLU, batched over B and C:
- * C[b] = A x B[b] (+ bias[row]) (relu), all row-major with arbitrary leading
- * dimensions and offsets, for any M, N and K (edges are zero-filled).
+/* Single-precision GEMM with fused bias and ReLU, batched over A, B and C:
+ * C[b] = A[b] x B[b] (+ bias[row]) (relu), all row-major with arbitrary
+ * leading dimensions and offsets, for any M, N and K. A[b] starts at
+ * a_off + b * a_stride (a_stride 0 shares one A, as convolutions do; the
+ * Winograd domain has one A per transformed tap).
  *
- * Each work-group computes a TILE_M x TILE_N block of C, staging TILE_K-deep
- * slices of A and B in local memory. Each work-item keeps a register block
- * of WPT_M rows by VW contiguous columns of C as WPT_M vectors of width VW:
- * every step of the inner loop is one vector load of B, WPT_M scalar loads of
- * A and WPT_M vector multiply-adds. A work-item's rows are strided by
- * TILE_M / WPT_M so that its A reads spread over the tile.
+ * Two kernels for two kinds of device:
+ * - gemm_tiled (GPUs): each work-group computes a TILE_M x TILE_N block of C,
+ *   staging TILE_K-deep slices of A and B in local memory, which many
+ *   work-items then share.
+ * - gemm_block (CPUs): no local memory and no barriers. On a CPU local memory
+ *   is ordinary memory, so staging is a copy, and a barrier makes the
+ *   compiler keep every work-item's accumulators in memory between the
+ *   regions it splits the kernel into. Instead each work-item holds a
+ *   BLOCK_M x (BLOCK_N * VW) block of C in registers and streams A and B
+ *   from the caches: per k, BLOCK_N vector loads of B, BLOCK_M scalar loads
+ *   of A and BLOCK_M * BLOCK_N vector multiply-adds.
  *
  * Index arithmetic is in int: the host guarantees every buffer holds fewer
- * than 2^31 floats.
+ * than 2^31 floats. */
+
+#ifndef VW
+#define VW 4 /* columns of C per vector: each A value feeds VW lanes */
+#endif
+#if VW != 2 && VW != 4 && VW != 8 && VW != 16
+#error "VW must be an OpenCL vector width: 2, 4, 8 or 16"
+#endif
+
+#define PASTE(a, b) a##b
+#define JOIN(a, b) PASTE(a, b)
+#define floatv JOIN(float, VW)
+#define vloadv JOIN(vload, VW)
+#define vstorev JOIN(vstore, VW)
+
+/* Adds the bias of row r, applies ReLU and stores the VW columns from col
+ * on (fewer at the right edge of C). */
+static void store_row(__global float *crow, int col, int n, floatv v, float bias, int relu) {
+    v += bias;
+    if (relu)
+        v = fmax(v, (floatv)(0.0f));
+    if (col + VW <= n) {
+        vstorev(v, 0, crow + col);
+    } else {
+        float lanes[VW];
+        vstorev(v, 0, lanes);
+        for (int j = 0; j < VW && col + j < n; j++)
+            crow[col + j] = lanes[j];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* gemm_tiled: local-memory tiles for GPUs.
+ *
+ * Each work-item keeps a register block of WPT_M rows by VW contiguous
+ * columns. A work-item's rows are strided by TILE_M / WPT_M so that its A
+ * reads spread over the tile.
  *
  * NDRange: dim 0 = ceil(N / TILE_N) * (TILE_N / VW),
  *          dim 1 = ceil(M / TILE_M) * (TILE_M / WPT_M), dim 2 = batch;
@@ -28,13 +71,7 @@
 #ifndef WPT_M
 #define WPT_M 4 /* rows of C per work-item: each B vector read feeds WPT_M multiply-adds */
 #endif
-#ifndef VW
-#define VW 4 /* columns of C per work-item, as one vector: each A value feeds VW lanes */
-#endif
 
-#if VW != 2 && VW != 4 && VW != 8 && VW != 16
-#error "VW must be an OpenCL vector width: 2, 4, 8 or 16"
-#endif
 #if TILE_M % WPT_M != 0
 #error "TILE_M must be a multiple of WPT_M"
 #endif
@@ -53,21 +90,8 @@
 #error "the work-group must load the B tile in whole rounds: TILE_K * TILE_N / VW % threads != 0"
 #endif
 
-#define PASTE(a, b) a##b
-#define JOIN(a, b) PASTE(a, b)
-#define floatv JOIN(float, VW)
-#define vloadv JOIN(vload, VW)
-#define vstorev JOIN(vstore, VW)
-
-/* Lane j of a vector, for the edges where a whole vector does not fit. */
-static float lane(floatv v, int j) {
-    float lanes[VW];
-    vstorev(v, 0, lanes);
-    return lanes[j];
-}
-
 __kernel __attribute__((reqd_work_group_size(THREADS_N, THREADS_M, 1))) void
-gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda,
+gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,
            __global const float *b, int b_off, int ldb, int b_stride, __global float *c,
            int c_off, int ldc, int c_stride, __global const float *bias, int has_bias, int relu) {
     /* A is stored transposed ([k][m]) so that a work-item's row values for
@@ -82,7 +106,7 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda,
     const int col0 = (int)get_group_id(0) * TILE_N;
     const int batch = (int)get_global_id(2);
     const __global float *bb = b + b_off + batch * b_stride;
-    const __global float *aa = a + a_off;
+    const __global float *aa = a + a_off + batch * a_stride;
     /* Whether this work-group's columns are all inside N: then B moves in
      * whole vectors. */
     const int full_n = col0 + TILE_N <= n;
@@ -128,19 +152,135 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda,
 
     __global float *cc = c + c_off + batch * c_stride;
     const int col = col0 + tx * VW;
+    if (col >= n)
+        return;
     for (int i = 0; i < WPT_M; i++) {
         const int r = row0 + ty + i * THREADS_M;
         if (r >= m)
             break;
-        floatv v = acc[i] + (has_bias ? bias[r] : 0.0f);
-        if (relu)
-            v = fmax(v, (floatv)(0.0f));
-        if (col + VW <= n) {
-            vstorev(v, 0, cc + r * ldc + col);
-        } else {
-            for (int j = 0; j < VW; j++)
-                if (col + j < n)
-                    cc[r * ldc + col + j] = lane(v, j);
+        store_row(cc + r * ldc, col, n, acc[i], has_bias ? bias[r] : 0.0f, relu);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* gemm_block: register blocks without local memory, for CPUs.
+ *
+ * A work-item computes BLOCK_M rows of C over COL_BLOCKS consecutive blocks
+ * of BLOCK_N * VW columns, one block after another: its rows of A stay in
+ * the L1 cache across the blocks, and the setup of a work-item is paid once
+ * for all of them. Row blocks are the fastest-varying dimension of the
+ * NDRange, so that the work-items that run one after another on a core
+ * read the same columns of B while they are still cached.
+ *
+ * NDRange: dim 0 = ceil(M / BLOCK_M),
+ *          dim 1 = ceil(N / (BLOCK_N * VW * COL_BLOCKS)), dim 2 = batch;
+ * any local size. */
+
+#ifndef BLOCK_M
+#define BLOCK_M 4 /* rows of C per work-item: each B vector feeds BLOCK_M multiply-adds */
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 2 /* vectors of C per row and block: each A value feeds BLOCK_N vectors */
+#endif
+#ifndef COL_BLOCKS
+#define COL_BLOCKS 4 /* column blocks per work-item */
+#endif
+#if BLOCK_M < 1 || BLOCK_M > 8 || BLOCK_N < 1 || BLOCK_N > 4
+#error "BLOCK_M must be 1 to 8 and BLOCK_N 1 to 4: the accumulators must fit in registers"
+#endif
+#if COL_BLOCKS < 1
+#error "COL_BLOCKS must be positive"
+#endif
+
+/* One BLOCK_M x (BLOCK_N * VW) block of C at (row0, col0). */
+static void block(int m, int n, int k, const __global float *const *arow,
+                  const __global float *bcol, int ldb, __global float *cc, int ldc, int row0,
+                  int col0, __global const float *bias, int has_bias, int relu) {
+    floatv acc[BLOCK_M][BLOCK_N];
+#pragma unroll
+    for (int i = 0; i < BLOCK_M; i++)
+#pragma unroll
+        for (int j = 0; j < BLOCK_N; j++)
+            acc[i][j] = (floatv)(0.0f);
+
+    if (col0 + BLOCK_N * VW <= n) {
+        for (int p = 0; p < k; p++) {
+            const __global float *brow = bcol + p * ldb;
+            floatv bv[BLOCK_N];
+#pragma unroll
+            for (int j = 0; j < BLOCK_N; j++)
+                bv[j] = vloadv(j, brow);
+#pragma unroll
+            for (int i = 0; i < BLOCK_M; i++) {
+                const floatv av = (floatv)(arow[i][p]);
+#pragma unroll
+                for (int j = 0; j < BLOCK_N; j++)
+                    acc[i][j] = fma(av, bv[j], acc[i][j]);
+            }
         }
+    } else {
+        /* The right edge of C: columns past N read column N - 1. */
+        const int last = n - 1 - col0;
+        for (int p = 0; p < k; p++) {
+            const __global float *brow = bcol + p * ldb;
+            floatv bv[BLOCK_N];
+#pragma unroll
+            for (int j = 0; j < BLOCK_N; j++) {
+                float lanes[VW];
+#pragma unroll
+                for (int l = 0; l < VW; l++)
+                    lanes[l] = brow[min(j * VW + l, last)];
+                bv[j] = vloadv(0, lanes);
+            }
+#pragma unroll
+            for (int i = 0; i < BLOCK_M; i++) {
+                const floatv av = (floatv)(arow[i][p]);
+#pragma unroll
+                for (int j = 0; j < BLOCK_N; j++)
+                    acc[i][j] = fma(av, bv[j], acc[i][j]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int i = 0; i < BLOCK_M; i++) {
+        const int r = row0 + i;
+        if (r < m) {
+            const float bias_r = has_bias ? bias[r] : 0.0f;
+#pragma unroll
+            for (int j = 0; j < BLOCK_N; j++) {
+                const int col = col0 + j * VW;
+                if (col < n)
+                    store_row(cc + r * ldc, col, n, acc[i][j], bias_r, relu);
+            }
+        }
+    }
+}
+
+__kernel void gemm_block(int m, int n, int k, __global const float *a, int a_off, int lda,
+                         int a_stride, __global const float *b, int b_off, int ldb, int b_stride,
+                         __global float *c, int c_off, int ldc, int c_stride,
+                         __global const float *bias, int has_bias, int relu) {
+    const int row0 = (int)get_global_id(0) * BLOCK_M;
+    const int first = (int)get_global_id(1) * COL_BLOCKS;
+    const int batch = (int)get_global_id(2);
+    if (row0 >= m)
+        return;
+
+    /* Rows past M in the last block repeat row M - 1 (so that the loops
+     * stay branch-free) and are not stored. */
+    const __global float *aa = a + a_off + batch * a_stride;
+    const __global float *arow[BLOCK_M];
+#pragma unroll
+    for (int i = 0; i < BLOCK_M; i++)
+        arow[i] = aa + min(row0 + i, m - 1) * lda;
+    const __global float *bb = b + b_off + batch * b_stride;
+    __global float *cc = c + c_off + batch * c_stride;
+
+    for (int blk = first; blk < first + COL_BLOCKS; blk++) {
+        const int col0 = blk * (BLOCK_N * VW);
+        if (col0 >= n)
+            break;
+        block(m, n, k, arow, bb + col0, ldb, cc, ldc, row0, col0, bias, has_bias, relu);
     }
 }

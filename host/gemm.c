@@ -1,4 +1,4 @@
-/* Batched GEMM with bias and ReLU: clnet's tiled kernel (cl/gemm.cl) or
+/* Batched GEMM with bias and ReLU: clnet's own kernels (cl/gemm.cl) or
  * CLBlast's strided-batched SGEMM followed by cl/elementwise.cl's bias_relu. */
 #include "kernels.h"
 
@@ -8,31 +8,33 @@
 
 #define OP "gemm"
 
-/* Tile shapes of cl/gemm.cl (see its defines), tried in order until one
- * fits the device's work-group limit. */
+/* Tile shapes of cl/gemm.cl's gemm_tiled (see its defines), tried in order
+ * until one fits the device's work-group limit. GPUs: 64x64 tiles over 256
+ * work-items of 4x4 results amortise the local memory traffic. */
 typedef struct gemm_tiles {
     int tile_m, tile_n, tile_k, wpt_m, vw;
 } gemm_tiles;
-
-/* GPUs: 64x64 tiles over 256 work-items of 4x4 results amortise the local
- * memory traffic. */
 static const gemm_tiles gpu_tiles[] = {
     {64, 64, 16, 4, 4},
     {32, 32, 16, 4, 4},
     {8, 8, 8, 2, 2},
 };
-/* CPUs: work-items run one after another, so each does as much vector work
- * per local-memory load as possible: 16 rows by one 8-wide (AVX) vector.
- * Measured on PoCL (AVX2), 16x64 tiles beat 32x64 and 16x32 by 1.2 to 2x on
- * the ResNet and DenseNet layer shapes, whose M is often only 12 or 16;
- * 16-wide vectors are no faster and make the compiler warn about their ABI
- * without AVX-512. */
-static const gemm_tiles cpu_tiles[] = {
-    {16, 64, 16, 16, 8},
-    {32, 32, 16, 4, 4},
-    {8, 8, 8, 2, 2},
-};
 #define TILE_CHOICES 3
+
+/* Register block of cl/gemm.cl's gemm_block on CPUs: BLOCK_M rows by
+ * BLOCK_N vectors of VW = 8 columns (one AVX register each): 12 accumulator
+ * registers of AVX2's 16, leaving room for the two B vectors and the
+ * broadcast A value. Each work-item runs COL_BLOCKS such blocks. Measured on
+ * PoCL (2 Zen 3 cores, AVX2; GFLOP per CPU-second, so that other load on
+ * the machine does not count) over the GEMM shapes of the built-in networks
+ * (M = 12 to 64, K = 16 to 576, N = 128 to 2048): 6 x 2 x 8 with 4 blocks
+ * per work-item ran 30-75 where 4 x 2 x 8 ran 25-67 and one block per
+ * work-item 17-62; the small-K shapes of the Winograd domain gain most from
+ * the longer work-items. */
+#define CPU_BLOCK_M 6
+#define CPU_BLOCK_N 2
+#define CPU_VW 8
+#define CPU_COL_BLOCKS 4
 
 clnet_gemm_backend clnet_gemm_auto_backend(const clnet_context *ctx) {
     return ctx && ctx->info.type != CLNET_DEVICE_TYPE_CPU ? CLNET_GEMM_CLBLAST : CLNET_GEMM_CLNET;
@@ -68,14 +70,15 @@ static clnet_status check_matrix(const char *name, cl_mem buf, int off, int ld, 
     return CLNET_STATUS_OK;
 }
 
-static clnet_status check_args(const clnet_gemm_args *p) {
+static clnet_status check_args(const clnet_gemm_args *p, int a_stride) {
     if (!p)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": arguments are NULL");
     if (p->m <= 0 || p->n <= 0 || p->k <= 0 || p->batch <= 0)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           OP ": sizes M=%d, N=%d, K=%d and batch %d must be positive", p->m, p->n,
                           p->k, p->batch);
-    CLNET_TRY(check_matrix("A", p->a, p->a_off, p->lda, 0, p->m, p->k, 1));
+    CLNET_TRY(check_matrix("A", p->a, p->a_off, p->lda, a_stride, p->m, p->k,
+                           a_stride ? p->batch : 1));
     CLNET_TRY(check_matrix("B", p->b, p->b_off, p->ldb, p->b_stride, p->k, p->n, p->batch));
     CLNET_TRY(check_matrix("C", p->c, p->c_off, p->ldc, p->c_stride, p->m, p->n, p->batch));
     if (p->bias)
@@ -83,15 +86,15 @@ static clnet_status check_args(const clnet_gemm_args *p) {
     return CLNET_STATUS_OK;
 }
 
-static clnet_status gemm_clnet(clnet_context *ctx, const clnet_gemm_args *p,
+/* The GPU kernel: local-memory tiles. */
+static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                clnet_events *events) {
-    const gemm_tiles *table = ctx->info.type == CLNET_DEVICE_TYPE_CPU ? cpu_tiles : gpu_tiles;
-    const gemm_tiles *t = &table[TILE_CHOICES - 1];
+    const gemm_tiles *t = &gpu_tiles[TILE_CHOICES - 1];
     for (int i = 0; i < TILE_CHOICES; i++) {
-        size_t threads = (size_t)(table[i].tile_m / table[i].wpt_m) *
-                         (size_t)(table[i].tile_n / table[i].vw);
+        size_t threads = (size_t)(gpu_tiles[i].tile_m / gpu_tiles[i].wpt_m) *
+                         (size_t)(gpu_tiles[i].tile_n / gpu_tiles[i].vw);
         if (threads <= ctx->info.max_work_group_size) {
-            t = &table[i];
+            t = &gpu_tiles[i];
             break;
         }
     }
@@ -105,11 +108,11 @@ static clnet_status gemm_clnet(clnet_context *ctx, const clnet_gemm_args *p,
     cl_mem bias = p->bias;
     int has_bias = bias != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),     CLNET_ARG(p->n),        CLNET_ARG(p->k),     CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),      CLNET_ARG(p->b),     CLNET_ARG(p->b_off),
-        CLNET_ARG(p->ldb),   CLNET_ARG(p->b_stride), CLNET_ARG(p->c),     CLNET_ARG(p->c_off),
-        CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride), CLNET_ARG(bias),     CLNET_ARG(has_bias),
-        CLNET_ARG(p->relu),
+        CLNET_ARG(p->m),        CLNET_ARG(p->n),     CLNET_ARG(p->k),      CLNET_ARG(p->a),
+        CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),   CLNET_ARG(a_stride),  CLNET_ARG(p->b),
+        CLNET_ARG(p->b_off),    CLNET_ARG(p->ldb),   CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off),    CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
     };
     size_t threads_n = (size_t)(t->tile_n / t->vw);
     size_t threads_m = (size_t)(t->tile_m / t->wpt_m);
@@ -121,16 +124,43 @@ static clnet_status gemm_clnet(clnet_context *ctx, const clnet_gemm_args *p,
                         global, local, events);
 }
 
-static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p,
+/* The CPU kernel: register blocks, no local memory. One work-item per
+ * work-group: the work-items share nothing, and a fixed group size makes
+ * PoCL compile the kernel once rather than once per group size. */
+static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
+                               clnet_events *events) {
+    char options[96];
+    snprintf(options, sizeof options, "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DCOL_BLOCKS=%d",
+             CPU_BLOCK_M, CPU_BLOCK_N, CPU_VW, CPU_COL_BLOCKS);
+    cl_kernel kernel;
+    CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, "gemm_block", &kernel));
+
+    cl_mem bias = p->bias;
+    int has_bias = bias != NULL;
+    clnet_kernel_arg args[] = {
+        CLNET_ARG(p->m),        CLNET_ARG(p->n),     CLNET_ARG(p->k),      CLNET_ARG(p->a),
+        CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),   CLNET_ARG(a_stride),  CLNET_ARG(p->b),
+        CLNET_ARG(p->b_off),    CLNET_ARG(p->ldb),   CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off),    CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
+    };
+    size_t cols = (size_t)(CPU_BLOCK_N * CPU_VW * CPU_COL_BLOCKS);
+    size_t local[3] = {1, 1, 1};
+    size_t global[3] = {(size_t)((p->m + CPU_BLOCK_M - 1) / CPU_BLOCK_M),
+                        ((size_t)p->n + cols - 1) / cols, (size_t)p->batch};
+    return clnet_launch(ctx, kernel, "gemm_block", (int)(sizeof args / sizeof args[0]), args, 3,
+                        global, local, events);
+}
+
+static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                  clnet_events *events) {
-    /* A is shared by every batch entry: stride 0.
-     * Limitation: CLBlast returns the event of its last kernel only, so the
+    /* Limitation: CLBlast returns the event of its last kernel only, so the
      * profiled time of its indirect path leaves out its padding and
      * transposition kernels. */
     cl_event done = NULL;
     CLBlastStatusCode status = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)p->m,
-        (size_t)p->n, (size_t)p->k, 1.0f, p->a, (size_t)p->a_off, (size_t)p->lda, 0, p->b,
+        (size_t)p->n, (size_t)p->k, 1.0f, p->a, (size_t)p->a_off, (size_t)p->lda, (size_t)a_stride, p->b,
         (size_t)p->b_off, (size_t)p->ldb, (size_t)p->b_stride, 0.0f, p->c, (size_t)p->c_off,
         (size_t)p->ldc, (size_t)p->c_stride, (size_t)p->batch, &ctx->queue,
         events ? &done : NULL);
@@ -165,19 +195,31 @@ static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p,
                         global, NULL, events);
 }
 
-clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const clnet_gemm_args *args,
-                        clnet_events *events) {
+static clnet_status gemm_run(clnet_context *ctx, clnet_gemm_backend backend,
+                             const clnet_gemm_args *args, int a_stride, clnet_events *events) {
     if (!ctx)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": context is NULL");
-    CLNET_TRY(check_args(args));
+    CLNET_TRY(check_args(args, a_stride));
     if (backend == CLNET_GEMM_AUTO)
         backend = clnet_gemm_auto_backend(ctx);
     switch (backend) {
     case CLNET_GEMM_CLNET:
-        return gemm_clnet(ctx, args, events);
+        return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? gemm_block(ctx, args, a_stride, events)
+                                                       : gemm_tiled(ctx, args, a_stride, events);
     case CLNET_GEMM_CLBLAST:
-        return gemm_clblast(ctx, args, events);
+        return gemm_clblast(ctx, args, a_stride, events);
     default:
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": unknown backend %d", (int)backend);
     }
+}
+
+clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const clnet_gemm_args *args,
+                        clnet_events *events) {
+    return gemm_run(ctx, backend, args, 0, events);
+}
+
+clnet_status clnet_gemm_strided_a(clnet_context *ctx, clnet_gemm_backend backend,
+                                  const clnet_gemm_args *args, int a_stride,
+                                  clnet_events *events) {
+    return gemm_run(ctx, backend, args, a_stride, events);
 }

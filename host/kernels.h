@@ -124,4 +124,30 @@ clnet_status clnet_dense(clnet_context *ctx, int in_features, int units, int bat
 clnet_status clnet_softmax(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
                            clnet_dview out, clnet_events *events);
 
+/* clnet_gemm with one A per batch entry: A[b] is at a_off + b * a_stride
+ * (0 shares one A, as clnet_gemm does). The Winograd domain runs its
+ * alpha^2 GEMMs, one filter matrix each, as one such launch. */
+clnet_status clnet_gemm_strided_a(clnet_context *ctx, clnet_gemm_backend backend,
+                                  const clnet_gemm_args *args, int a_stride,
+                                  clnet_events *events);
+
+/* Winograd convolution F(tile x tile, 3x3), tile 2 or 4 (host/winograd.c):
+ * for 3x3 kernels with stride 1 and dilation 1, any padding. Filters are
+ * transformed once on the host into u, [alpha^2][out_c][in_c] floats with
+ * alpha = tile + 2, from OIHW kernels given in double (folded or not). */
+int clnet_conv2d_winograd_applies(const clnet_conv_geometry *g);
+size_t clnet_winograd_filter_floats(const clnet_conv_geometry *g, int tile);
+void clnet_winograd_transform_filters(int tile, int out_c, int in_c, const double *kernel,
+                                      float *u);
+/* Floats of scratch space clnet_conv2d_winograd needs for a batch. */
+size_t clnet_conv2d_winograd_scratch(const clnet_conv_geometry *g, int tile, int batch);
+clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
+                                   int batch, clnet_dview in, clnet_dview out, cl_mem u,
+                                   cl_mem bias, int relu, clnet_gemm_backend backend,
+                                   cl_mem scratch, clnet_events *events);
+clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_geometry *g,
+                                         int tile, int batch, clnet_dview in, clnet_dview out,
+                                         cl_mem u, cl_mem bias, int relu,
+                                         clnet_events *events);
+
 #endif

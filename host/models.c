@@ -2,6 +2,7 @@
  * through the public graph API in the layer order and with the automatic names of Keras. */
 #include "clnet.h"
 #include "error.h"
+#include "import.h"
 
 #include <math.h>
 #include <string.h>
@@ -363,7 +364,10 @@ typedef enum builtin_kind {
     BUILTIN_RESNET_V1,
     BUILTIN_RESNET_V2,
     BUILTIN_DENSENET,
-    BUILTIN_YNET
+    BUILTIN_YNET,
+    BUILTIN_TORCH_RESNET_A,
+    BUILTIN_TORCH_RESNET_B,
+    BUILTIN_DENSENET_FAST
 } builtin_kind;
 
 typedef struct builtin_spec {
@@ -412,8 +416,17 @@ static int parse_builtin(const char *name, builtin_spec *spec) {
             spec->kind = BUILTIN_RESNET_V1;
         else if (strcmp(p, "v2") == 0)
             spec->kind = BUILTIN_RESNET_V2;
+        else if (strcmp(p, "a") == 0)
+            spec->kind = BUILTIN_TORCH_RESNET_A;
+        else if (strcmp(p, "b") == 0)
+            spec->kind = BUILTIN_TORCH_RESNET_B;
         else
             return 0;
+        return 1;
+    }
+    if (strcmp(name, "densenet40fast") == 0) {
+        spec->kind = BUILTIN_DENSENET_FAST;
+        spec->depth = 40;
         return 1;
     }
     if (skip_prefix(&p, "densenet")) {
@@ -443,6 +456,12 @@ static clnet_status build_builtin(const builtin_spec *spec, clnet_graph **out) {
     }
     case BUILTIN_YNET:
         return clnet_model_ynet(CIFAR_CLASSES, out);
+    case BUILTIN_TORCH_RESNET_A:
+    case BUILTIN_TORCH_RESNET_B:
+        return clnet_model_torch_resnet(spec->depth, spec->kind == BUILTIN_TORCH_RESNET_B,
+                                        CIFAR_CLASSES, out);
+    case BUILTIN_DENSENET_FAST:
+        return clnet_model_densenet_fast(spec->depth, spec->growth_rate, CIFAR_CLASSES, out);
     }
     return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "unknown built-in model kind %d",
                       (int)spec->kind);
@@ -459,7 +478,8 @@ clnet_status clnet_model_builtin(const char *name, uint64_t seed, clnet_graph **
                           "no built-in model named '%s': the names are resnet<depth>v1 (e.g. "
                           "resnet20v1), resnet<depth>v2 (e.g. resnet56v2), densenet<depth> "
                           "(growth 12, e.g. densenet100), densenet<depth>k<growth> (e.g. "
-                          "densenet100k24) and ynet",
+                          "densenet100k24), ynet, resnet<depth>a and resnet<depth>b (PyTorch "
+                          "CIFAR ResNets with shortcut option A or B) and densenet40fast",
                           name);
 
     clnet_graph *g = NULL;
@@ -484,7 +504,7 @@ clnet_status clnet_model_open(const char *name_or_path, uint64_t seed, clnet_gra
     if (parse_builtin(name_or_path, &spec))
         return clnet_model_builtin(name_or_path, seed, out);
 
-    clnet_status status = clnet_graph_load(name_or_path, out);
+    clnet_status status = clnet_model_load(name_or_path, NULL, out);
     /* A file that cannot be opened may be a mistyped built-in name; say both. */
     if (status == CLNET_STATUS_IO_ERROR || status == CLNET_STATUS_NOT_FOUND)
         return clnet_fail_context(status,

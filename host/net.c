@@ -12,6 +12,8 @@ const char *clnet_conv_algo_name(clnet_conv_algo algo) {
     case CLNET_CONV_DIRECT: return "direct";
     case CLNET_CONV_IM2COL_GEMM: return "im2col_gemm";
     case CLNET_CONV_GEMM_1X1: return "gemm1x1";
+    case CLNET_CONV_WINOGRAD_2X2: return "winograd2x2";
+    case CLNET_CONV_WINOGRAD_4X4: return "winograd4x4";
     }
     return "unknown";
 }
@@ -113,11 +115,17 @@ static size_t scratch_floats(const clnet_net *net, int batch) {
     size_t most = 0;
     for (int i = 0; i < net->n_steps; i++) {
         const clnet_step *s = &net->steps[i];
-        if (s->kind == CLNET_STEP_CONV2D && s->algo == CLNET_CONV_IM2COL_GEMM) {
-            size_t n = clnet_conv2d_im2col_scratch(&net->graph->nodes[s->node].geom.conv, batch);
-            if (n > most)
-                most = n;
-        }
+        if (s->kind != CLNET_STEP_CONV2D)
+            continue;
+        const clnet_conv_geometry *c = &net->graph->nodes[s->node].geom.conv;
+        size_t n = 0;
+        if (s->algo == CLNET_CONV_IM2COL_GEMM)
+            n = clnet_conv2d_im2col_scratch(c, batch);
+        else if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
+            n = clnet_conv2d_winograd_scratch(c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
+                                              batch);
+        if (n > most)
+            most = n;
     }
     return most;
 }
@@ -141,11 +149,13 @@ static clnet_status reserve(clnet_net *net, int batch) {
     if (need > net->scratch_floats) {
         if ((double)need >= (double)INT_MAX)
             return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                              "batch %d needs %zu im2col floats, over 2^31", batch, need);
+                              "batch %d needs %zu floats of convolution scratch space "
+                              "(im2col, Winograd), over 2^31",
+                              batch, need);
         clnet_buffer_release(net->scratch);
         net->scratch = NULL;
         net->scratch_floats = 0;
-        CLNET_TRY(clnet_buffer_create(net->ctx, need * sizeof(float), "im2col scratch",
+        CLNET_TRY(clnet_buffer_create(net->ctx, need * sizeof(float), "convolution scratch",
                                       &net->scratch));
         net->scratch_floats = need;
     }
@@ -190,6 +200,11 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
         if (s->algo == CLNET_CONV_GEMM_1X1)
             return clnet_conv2d_gemm1x1(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
                                         s->backend, ev);
+        if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
+            /* s->weight holds the filters in the Winograd domain (net_weights.c). */
+            return clnet_conv2d_winograd(ctx, c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
+                                         batch, in, out, s->weight, s->bias, s->relu,
+                                         s->backend, net->scratch, ev);
         return clnet_conv2d_im2col_gemm(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
                                         s->backend, net->scratch, ev);
     }

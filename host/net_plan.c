@@ -131,11 +131,18 @@ static clnet_conv_algo choose_conv_algo(const clnet_net *net, const clnet_conv_g
         if (pointwise)
             return CLNET_CONV_GEMM_1X1;
         break;
+    case CLNET_CONV_WINOGRAD_2X2:
+    case CLNET_CONV_WINOGRAD_4X4:
+        if (clnet_conv2d_winograd_applies(c))
+            return net->options.conv_algo;
+        break;
     case CLNET_CONV_AUTO:
         break;
     }
     if (pointwise)
         return CLNET_CONV_GEMM_1X1;
+    if (clnet_conv2d_winograd_applies(c) && c->in_c >= 8)
+        return CLNET_CONV_WINOGRAD_4X4;
     /* A GEMM pays for unfolding the patches once the reduction is long
      * enough to keep its tiles busy; short ones (the 3-channel stem) run
      * faster directly. */
@@ -150,7 +157,7 @@ static void name_kernel(clnet_step *s) {
             snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_direct");
         else
             snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_%s(%s)",
-                     s->algo == CLNET_CONV_GEMM_1X1 ? "gemm1x1" : "im2col_gemm", backend);
+                     clnet_conv_algo_name(s->algo), backend);
         break;
     case CLNET_STEP_BATCHNORM: snprintf(s->kernel_name, sizeof s->kernel_name, "batchnorm"); break;
     case CLNET_STEP_RELU: snprintf(s->kernel_name, sizeof s->kernel_name, "relu"); break;

@@ -32,6 +32,59 @@ static clnet_status upload(clnet_net *net, cl_mem *buffer, const float *data, si
     return clnet_buffer_write(net->ctx, *buffer, 0, bytes, data);
 }
 
+static int is_winograd(const clnet_step *s) {
+    return s->kind == CLNET_STEP_CONV2D &&
+           (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4);
+}
+
+/* A Winograd step's weight buffer holds its filters in the transformed
+ * domain: folded in double, transformed in double, rounded once. */
+static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
+    const clnet_node *node = &net->graph->nodes[s->node];
+    clnet_layer *layer = node->layer;
+    const clnet_conv_geometry *geom = &node->geom.conv;
+    const clnet_weight *kernel = clnet_layer_find_weight(layer, "kernel");
+    const clnet_weight *bias = clnet_layer_find_weight(layer, "bias");
+    int out_c = kernel->dims[0];
+    size_t per_out = kernel->count / (size_t)out_c;
+    int tile = s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4;
+    size_t u_count = clnet_winograd_filter_floats(geom, tile);
+
+    double *w = malloc(kernel->count * sizeof *w);
+    double *scale = malloc((size_t)out_c * sizeof *scale);
+    double *shift = malloc((size_t)out_c * sizeof *shift);
+    float *u = malloc(u_count * sizeof *u);
+    float *b = malloc((size_t)out_c * sizeof *b);
+    clnet_status st = CLNET_STATUS_OK;
+    if (!w || !scale || !shift || !u || !b) {
+        st = clnet_fail(CLNET_STATUS_OUT_OF_MEMORY,
+                        "out of host memory transforming the filters of '%s'", layer->name);
+    } else {
+        for (int o = 0; o < out_c; o++) {
+            scale[o] = 1.0;
+            shift[o] = 0.0;
+        }
+        if (s->folded_bn >= 0)
+            bn_scale_shift(net->graph->nodes[s->folded_bn].layer, out_c, scale, shift);
+        for (int o = 0; o < out_c; o++) {
+            for (size_t k = 0; k < per_out; k++)
+                w[(size_t)o * per_out + k] = kernel->data[(size_t)o * per_out + k] * scale[o];
+            double b0 = bias ? bias->data[o] : 0.0;
+            b[o] = (float)(b0 * scale[o] + shift[o]);
+        }
+        clnet_winograd_transform_filters(tile, out_c, geom->in_c, w, u);
+        st = upload(net, &s->weight, u, u_count, layer->name);
+        if (st == CLNET_STATUS_OK && (bias || s->folded_bn >= 0))
+            st = upload(net, &s->bias, b, (size_t)out_c, layer->name);
+    }
+    free(w);
+    free(scale);
+    free(shift);
+    free(u);
+    free(b);
+    return st;
+}
+
 static clnet_status upload_conv_or_dense(clnet_net *net, clnet_step *s) {
     const clnet_node *node = &net->graph->nodes[s->node];
     clnet_layer *layer = node->layer;
@@ -110,7 +163,9 @@ static clnet_status upload_batchnorm(clnet_net *net, clnet_step *s) {
 clnet_status clnet_net_upload_weights(clnet_net *net) {
     for (int i = 0; i < net->n_steps; i++) {
         clnet_step *s = &net->steps[i];
-        if (s->kind == CLNET_STEP_CONV2D || s->kind == CLNET_STEP_DENSE)
+        if (is_winograd(s))
+            CLNET_TRY(upload_winograd(net, s));
+        else if (s->kind == CLNET_STEP_CONV2D || s->kind == CLNET_STEP_DENSE)
             CLNET_TRY(upload_conv_or_dense(net, s));
         else if (s->kind == CLNET_STEP_BATCHNORM)
             CLNET_TRY(upload_batchnorm(net, s));

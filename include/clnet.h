@@ -492,7 +492,13 @@ typedef enum clnet_conv_algo {
     CLNET_CONV_AUTO = 0,
     CLNET_CONV_DIRECT,      /* one work-item per output pixel */
     CLNET_CONV_IM2COL_GEMM, /* unfold patches, then a GEMM */
-    CLNET_CONV_GEMM_1X1     /* 1x1 stride-1 unpadded convolutions as a plain GEMM */
+    CLNET_CONV_GEMM_1X1,    /* 1x1 stride-1 unpadded convolutions as a plain GEMM */
+    /* Winograd F(2x2,3x3) and F(4x4,3x3) for 3x3 stride-1 dilation-1
+     * convolutions (2.25 and 4 times fewer multiplications, with a rounding
+     * error a few times float's); other convolutions fall back to AUTO's
+     * choice. */
+    CLNET_CONV_WINOGRAD_2X2,
+    CLNET_CONV_WINOGRAD_4X4
 } clnet_conv_algo;
 const char *clnet_conv_algo_name(clnet_conv_algo algo);
 

@@ -142,3 +142,9 @@ const char *test_shared_data(const char *relative) {
     snprintf(path, sizeof path, "%s/%s", root, relative);
     return access(path, R_OK) == 0 ? path : NULL;
 }
+
+const char *test_data_path(const char *relative) {
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/data/%s", CLNET_TESTS_DIR, relative);
+    return path;
+}

@@ -60,7 +60,12 @@ void test_check_fails(clnet_status expected, const char *needle, clnet_status go
                       const char *expr, const char *file, int line);
 
 /* Path of a file under the shared data folder; NULL if it does not exist
- * (tests then skip). */
+ * (tests then skip). The path lives in a static buffer that the next call
+ * overwrites: copy it to keep two at once. */
 const char *test_shared_data(const char *relative);
+
+/* Path of a file under the repository's tests/data folder (a static
+ * buffer, like test_shared_data). */
+const char *test_data_path(const char *relative);
 
 #endif

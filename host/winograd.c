@@ -1,0 +1,257 @@
+/* Winograd convolution F(2x2,3x3) and F(4x4,3x3): the filter transform done
+ * once on the host, and the launcher of cl/winograd.cl's input and output
+ * transforms around a batched GEMM in the transformed domain. */
+#include "kernels.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h> /* PERF-TEMP */
+
+#define OP "conv2d_winograd"
+
+/* Floats of V and M (the transformed input and the GEMM's result) that one
+ * pass over a chunk of the batch may use. The three launches of a pass
+ * hand V and M from one to the next, so a chunk that stays in the caches
+ * saves the trips to memory; a larger one saves launches.
+ * Limitation: a single image larger than this still runs, in one chunk. */
+#define CHUNK_FLOATS (1024 * 1024)
+
+/* Tiles per work-item of cl/winograd.cl, one per vector lane: CPUs run the
+ * transforms' arithmetic and their accesses to V and M as 8-wide (AVX)
+ * vectors, about 3 times faster on PoCL than one tile per work-item; GPUs
+ * keep one tile per work-item, neighbouring work-items on neighbouring
+ * floats. */
+static int tiles_per_item(const clnet_context *ctx) {
+    return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? 8 : 1;
+}
+
+/* Work-group size of the transforms: on CPUs one work-item (of 8 tiles) per
+ * group, a fixed size so that PoCL compiles each kernel once rather than
+ * once per work-group size it would pick for each layer's NDRange; GPUs
+ * choose. */
+static const size_t *transform_group(const clnet_context *ctx) {
+    static const size_t one[2] = {1, 1};
+    return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? one : NULL;
+}
+
+/* G of F(m, 3) in double: U = G g G^T, alpha x 3, alpha = m + 2. The
+ * interpolation points are 0, 1, -1 (and 2, -2 for m = 4) and infinity,
+ * matching cl/winograd.cl's B^T and A^T. */
+static const double g2[4][3] = {
+    {1.0, 0.0, 0.0},
+    {0.5, 0.5, 0.5},
+    {0.5, -0.5, 0.5},
+    {0.0, 0.0, 1.0},
+};
+static const double g4[6][3] = {
+    {1.0 / 4, 0.0, 0.0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0.0, 0.0, 1.0},
+};
+
+int clnet_conv2d_winograd_applies(const clnet_conv_geometry *g) {
+    return g && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+           g->dw == 1;
+}
+
+size_t clnet_winograd_filter_floats(const clnet_conv_geometry *g, int tile) {
+    size_t alpha = (size_t)tile + 2;
+    return alpha * alpha * (size_t)g->out_c * (size_t)g->in_c;
+}
+
+void clnet_winograd_transform_filters(int tile, int out_c, int in_c, const double *kernel,
+                                      float *u) {
+    const int alpha = tile + 2;
+    const double *gm = tile == 2 ? &g2[0][0] : &g4[0][0];
+    const size_t plane = (size_t)out_c * in_c;
+    for (int o = 0; o < out_c; o++) {
+        for (int i = 0; i < in_c; i++) {
+            const double *k = kernel + ((size_t)o * in_c + i) * 9;
+            /* t = G k (alpha x 3), then U = t G^T (alpha x alpha). */
+            double t[6][3];
+            for (int r = 0; r < alpha; r++)
+                for (int c = 0; c < 3; c++)
+                    t[r][c] = gm[r * 3] * k[c] + gm[r * 3 + 1] * k[3 + c] +
+                              gm[r * 3 + 2] * k[6 + c];
+            for (int r = 0; r < alpha; r++)
+                for (int c = 0; c < alpha; c++) {
+                    double sum = t[r][0] * gm[c * 3] + t[r][1] * gm[c * 3 + 1] +
+                                 t[r][2] * gm[c * 3 + 2];
+                    u[(size_t)(r * alpha + c) * plane + (size_t)o * in_c + i] = (float)sum;
+                }
+        }
+    }
+}
+
+/* Tiles per image along each axis. */
+static int tiles_along(int out, int tile) {
+    return (out + tile - 1) / tile;
+}
+
+/* Floats of V and M per image. */
+static size_t floats_per_image(const clnet_conv_geometry *g, int tile) {
+    size_t alpha = (size_t)tile + 2;
+    size_t tiles = (size_t)tiles_along(g->out_h, tile) * (size_t)tiles_along(g->out_w, tile);
+    return alpha * alpha * ((size_t)g->in_c + (size_t)g->out_c) * tiles;
+}
+
+/* Images per pass: as many as fit in CHUNK_FLOATS, at least one. */
+static int chunk_images(const clnet_conv_geometry *g, int tile, int batch) {
+    size_t per_image = floats_per_image(g, tile);
+    size_t budget = getenv("PERF_CHUNK") ? (size_t)atol(getenv("PERF_CHUNK")) : CHUNK_FLOATS; /* PERF-TEMP */
+    size_t fit = per_image > 0 ? budget / per_image : 0;
+    if (fit < 1)
+        fit = 1;
+    return fit < (size_t)batch ? (int)fit : batch;
+}
+
+size_t clnet_conv2d_winograd_scratch(const clnet_conv_geometry *g, int tile, int batch) {
+    if (!clnet_conv2d_winograd_applies(g) || (tile != 2 && tile != 4) || batch <= 0)
+        return 0;
+    return floats_per_image(g, tile) * (size_t)chunk_images(g, tile, batch);
+}
+
+static clnet_status check_winograd(const clnet_context *ctx, const clnet_conv_geometry *g,
+                                   int tile, int batch, clnet_dview in, clnet_dview out,
+                                   cl_mem u, cl_mem bias, cl_mem scratch) {
+    if (!ctx || !g)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": context or geometry is NULL");
+    if (tile != 2 && tile != 4)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          OP ": output tile %d is not one of the implemented 2 and 4", tile);
+    if (!clnet_conv2d_winograd_applies(g))
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          OP ": a %dx%d kernel with stride %dx%d and dilation %dx%d is not a "
+                             "3x3 stride-1 dilation-1 convolution",
+                          g->kh, g->kw, g->sh, g->sw, g->dh, g->dw);
+    if (batch <= 0 || g->in_c <= 0 || g->in_h <= 0 || g->in_w <= 0 || g->out_c <= 0 ||
+        g->out_h <= 0 || g->out_w <= 0 || g->pad_top < 0 || g->pad_left < 0)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          OP ": batch %d, input %dx%dx%d, output %dx%dx%d and padding %d/%d "
+                             "must be positive (padding non-negative)",
+                          batch, g->in_c, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w,
+                          g->pad_top, g->pad_left);
+    if (g->out_h != g->in_h + g->pad_top + g->pad_bottom - 2 ||
+        g->out_w != g->in_w + g->pad_left + g->pad_right - 2)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          OP ": output %dx%d does not follow from input %dx%d and padding "
+                             "%d/%d/%d/%d",
+                          g->out_h, g->out_w, g->in_h, g->in_w, g->pad_top, g->pad_bottom,
+                          g->pad_left, g->pad_right);
+    CLNET_TRY(clnet_check_view(OP, "input", in, batch, (long long)g->in_c * g->in_h * g->in_w));
+    CLNET_TRY(
+        clnet_check_view(OP, "output", out, batch, (long long)g->out_c * g->out_h * g->out_w));
+    CLNET_TRY(clnet_check_extent(OP, "transformed filters", u,
+                                 (long long)clnet_winograd_filter_floats(g, tile)));
+    if (bias)
+        CLNET_TRY(clnet_check_extent(OP, "bias", bias, g->out_c));
+    return clnet_check_extent(OP, "Winograd scratch", scratch,
+                              (long long)clnet_conv2d_winograd_scratch(g, tile, batch));
+}
+
+/* One pass: `images` images from the views' starts. */
+static clnet_status winograd_pass(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
+                                  int images, clnet_dview in, clnet_dview out, cl_mem u,
+                                  cl_mem bias, int relu, clnet_gemm_backend backend,
+                                  cl_mem scratch, clnet_events *events) {
+    const int alpha = tile + 2;
+    const int tiles_h = tiles_along(g->out_h, tile), tiles_w = tiles_along(g->out_w, tile);
+    const int cols = images * tiles_h * tiles_w;
+    const int v_off = 0;
+    const int m_off = alpha * alpha * g->in_c * cols;
+    const int per_item = tiles_per_item(ctx);
+    const size_t items = (size_t)(cols + per_item - 1) / (size_t)per_item;
+    char options[48];
+    snprintf(options, sizeof options, "-DWINO_M=%d -DTILES=%d", tile, per_item);
+
+    cl_kernel input;
+    CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_input", &input));
+    clnet_kernel_arg in_args[] = {
+        CLNET_ARG(in.buf),     CLNET_ARG(in.offset),  CLNET_ARG(in.batch_stride),
+        CLNET_ARG(scratch),    CLNET_ARG(v_off),      CLNET_ARG(g->in_c),
+        CLNET_ARG(g->in_h),    CLNET_ARG(g->in_w),    CLNET_ARG(g->pad_top),
+        CLNET_ARG(g->pad_left), CLNET_ARG(tiles_h),   CLNET_ARG(tiles_w),
+        CLNET_ARG(cols),
+    };
+    size_t in_global[2] = {items, (size_t)g->in_c};
+    CLNET_TRY(clnet_launch(ctx, input, "winograd_input", (int)(sizeof in_args / sizeof in_args[0]),
+                           in_args, 2, in_global, transform_group(ctx), events));
+
+    clnet_gemm_args gemm = {
+        .m = g->out_c, .n = cols, .k = g->in_c, .batch = alpha * alpha,
+        .a = u, .a_off = 0, .lda = g->in_c,
+        .b = scratch, .b_off = v_off, .ldb = cols, .b_stride = g->in_c * cols,
+        .c = scratch, .c_off = m_off, .ldc = cols, .c_stride = g->out_c * cols,
+        .bias = NULL, .relu = 0,
+    };
+    CLNET_TRY(clnet_gemm_strided_a(ctx, backend, &gemm, g->out_c * g->in_c, events));
+
+    cl_kernel output;
+    CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_output", &output));
+    int has_bias = bias != NULL;
+    clnet_kernel_arg out_args[] = {
+        CLNET_ARG(scratch),  CLNET_ARG(m_off),    CLNET_ARG(out.buf),
+        CLNET_ARG(out.offset), CLNET_ARG(out.batch_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias), CLNET_ARG(relu),     CLNET_ARG(g->out_c),
+        CLNET_ARG(g->out_h), CLNET_ARG(g->out_w), CLNET_ARG(tiles_h),
+        CLNET_ARG(tiles_w),  CLNET_ARG(cols),
+    };
+    size_t out_global[2] = {items, (size_t)g->out_c};
+    return clnet_launch(ctx, output, "winograd_output",
+                        (int)(sizeof out_args / sizeof out_args[0]), out_args, 2, out_global,
+                        transform_group(ctx), events);
+}
+
+clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
+                                   int batch, clnet_dview in, clnet_dview out, cl_mem u,
+                                   cl_mem bias, int relu, clnet_gemm_backend backend,
+                                   cl_mem scratch, clnet_events *events) {
+    CLNET_TRY(check_winograd(ctx, g, tile, batch, in, out, u, bias, scratch));
+    const int chunk = chunk_images(g, tile, batch);
+    for (int n0 = 0; n0 < batch; n0 += chunk) {
+        int images = batch - n0 < chunk ? batch - n0 : chunk;
+        clnet_dview in_part = in, out_part = out;
+        /* In range: check_winograd verified the last image's end below 2^31. */
+        in_part.offset += n0 * in.batch_stride;
+        out_part.offset += n0 * out.batch_stride;
+        clnet_status st = winograd_pass(ctx, g, tile, images, in_part, out_part, u, bias, relu,
+                                        backend, scratch, events);
+        if (st != CLNET_STATUS_OK)
+            return clnet_fail_context(st, OP " F(%dx%d,3x3), images %d to %d: ", tile, tile, n0,
+                                      n0 + images - 1);
+    }
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_geometry *g,
+                                         int tile, int batch, clnet_dview in, clnet_dview out,
+                                         cl_mem u, cl_mem bias, int relu,
+                                         clnet_events *events) {
+    const int alpha = tile + 2;
+    const int tiles_h = tiles_along(g->out_h, tile), tiles_w = tiles_along(g->out_w, tile);
+    const int cols = batch * tiles_h * tiles_w;
+    const int per_item = tiles_per_item(ctx);
+    const size_t items = (size_t)(cols + per_item - 1) / (size_t)per_item;
+    char options[128];
+    snprintf(options, sizeof options, "-DWINO_M=%d -DTILES=%d %s", tile, per_item, getenv("PERF_FOPT") ? getenv("PERF_FOPT") : "");
+    cl_kernel kernel;
+    CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_fused", &kernel));
+    int has_bias = bias != NULL;
+    size_t local_bytes = (size_t)alpha * alpha * (size_t)g->in_c * per_item * sizeof(float);
+    clnet_kernel_arg args[] = {
+        CLNET_ARG(in.buf),   CLNET_ARG(in.offset),  CLNET_ARG(in.batch_stride),
+        CLNET_ARG(out.buf),  CLNET_ARG(out.offset), CLNET_ARG(out.batch_stride),
+        CLNET_ARG(u),        CLNET_ARG(bias),       CLNET_ARG(has_bias),
+        CLNET_ARG(relu),     CLNET_ARG(g->in_c),    CLNET_ARG(g->in_h),
+        CLNET_ARG(g->in_w),  CLNET_ARG(g->out_c),   CLNET_ARG(g->out_h),
+        CLNET_ARG(g->out_w), CLNET_ARG(g->pad_top), CLNET_ARG(g->pad_left),
+        CLNET_ARG(tiles_h),  CLNET_ARG(tiles_w),    CLNET_ARG(cols),
+        {local_bytes, NULL},
+    };
+    size_t global[1] = {items}, local[1] = {1};
+    return clnet_launch(ctx, kernel, "winograd_fused", (int)(sizeof args / sizeof args[0]), args,
+                        1, global, local, events);
+}

@@ -1,0 +1,523 @@
+/* Winograd convolution against the CPU reference: the filter transform, the
+ * per-tap batched GEMM, every 3x3 stride-1 shape the built-in networks use
+ * (random inputs, poisoned outputs, odd sizes, batches 1 and 3, views with
+ * offsets), the fallback of other convolutions, and the rounding error of
+ * whole deep networks in the Winograd domain. */
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "kernels.h"
+#include "reference.h"
+
+/* Tolerance of one layer, relative to the largest reference magnitude.
+ * Beyond the float accumulation of a direct convolution (about 1e-6 here),
+ * the transforms round every term a few times, and F(4x4,3x3)'s output
+ * transform multiplies by up to 8: over the up to 312 input channels of the
+ * networks' layers the worst error measured is about 3e-6 (F(2x2)) and
+ * 1e-5 (F(4x4)). */
+#define TOL_F2 1e-5
+#define TOL_F4 3e-5
+/* Whole networks, as tests/test_net.c checks them. */
+#define TOL_NETWORK 1e-4
+
+static cl_mem upload(clnet_context *ctx, const float *data, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test input", &buf));
+    TEST_OK(clnet_buffer_write(ctx, buf, 0, count * sizeof(float), data));
+    return buf;
+}
+
+static cl_mem poisoned(clnet_context *ctx, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test output", &buf));
+    TEST_OK(clnet_buffer_fill(ctx, buf, 0, count * sizeof(float), TEST_POISON));
+    return buf;
+}
+
+static float *download(clnet_context *ctx, cl_mem buf, size_t count) {
+    float *host = test_alloc(count);
+    TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
+    return host;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The filter transform                                                     */
+
+/* F(m, 3) computed the long way in double: the correlation of a 1-D signal
+ * of m + 2 samples with a 3-tap filter, from the transformed filter and the
+ * transforms that cl/winograd.cl applies to data (B^T, A^T below). */
+static const double bt2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double at2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double bt4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
+                                 {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                 {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double at4[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* Y = A^T [U .* (B^T d B)] A for one alpha x alpha patch d and one filter,
+ * U taken from clnet_winograd_transform_filters. */
+static void winograd_tile_double(int tile, const float *u, const double *d, double *y) {
+    int alpha = tile + 2;
+    const double *bt = tile == 2 ? &bt2[0][0] : &bt4[0][0];
+    const double *at = tile == 2 ? &at2[0][0] : &at4[0][0];
+    double v[36], tmp[36], m[36], t2[24];
+    for (int r = 0; r < alpha; r++)
+        for (int c = 0; c < alpha; c++) {
+            double s = 0;
+            for (int k = 0; k < alpha; k++)
+                s += bt[r * alpha + k] * d[k * alpha + c];
+            tmp[r * alpha + c] = s;
+        }
+    for (int r = 0; r < alpha; r++)
+        for (int c = 0; c < alpha; c++) {
+            double s = 0;
+            for (int k = 0; k < alpha; k++)
+                s += tmp[r * alpha + k] * bt[c * alpha + k];
+            v[r * alpha + c] = s;
+        }
+    for (int i = 0; i < alpha * alpha; i++)
+        m[i] = v[i] * u[i];
+    for (int r = 0; r < tile; r++)
+        for (int c = 0; c < alpha; c++) {
+            double s = 0;
+            for (int k = 0; k < alpha; k++)
+                s += at[r * alpha + k] * m[k * alpha + c];
+            t2[r * alpha + c] = s;
+        }
+    for (int r = 0; r < tile; r++)
+        for (int c = 0; c < tile; c++) {
+            double s = 0;
+            for (int k = 0; k < alpha; k++)
+                s += t2[r * alpha + k] * at[c * alpha + k];
+            y[r * tile + c] = s;
+        }
+}
+
+static void filter_transform_gives_the_correlation(void **state) {
+    (void)state;
+    test_rng rng = {11};
+    for (int tile = 2; tile <= 4; tile += 2) {
+        int alpha = tile + 2;
+        /* Two output channels by three input channels; check each pair. */
+        double kernel[2 * 3 * 9];
+        for (int i = 0; i < 2 * 3 * 9; i++)
+            kernel[i] = test_rng_uniform(&rng, -1, 1);
+        float u[36 * 6];
+        clnet_winograd_transform_filters(tile, 2, 3, kernel, u);
+        for (int o = 0; o < 2; o++) {
+            for (int i = 0; i < 3; i++) {
+                double d[36], y[16];
+                float uu[36];
+                for (int k = 0; k < alpha * alpha; k++) {
+                    d[k] = test_rng_uniform(&rng, -1, 1);
+                    uu[k] = u[(size_t)k * 6 + (size_t)o * 3 + i];
+                }
+                winograd_tile_double(tile, uu, d, y);
+                const double *g = kernel + (o * 3 + i) * 9;
+                for (int r = 0; r < tile; r++)
+                    for (int c = 0; c < tile; c++) {
+                        double want = 0;
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                                want += d[(r + ky) * alpha + c + kx] * g[ky * 3 + kx];
+                        /* U is rounded to float once: 1e-6 of values near 1. */
+                        if (fabs(y[r * tile + c] - want) > 1e-5)
+                            fail_msg("F(%dx%d): output channel %d, input %d, pixel (%d, %d): "
+                                     "%.9f, expected %.9f",
+                                     tile, tile, o, i, r, c, y[r * tile + c], want);
+                    }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The batched GEMM with one A per batch entry                              */
+
+static void gemm_strided_a_matches_host(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int m = 13, n = 37, k = 11, batch = 5, lda = 12, ldb = 41, ldc = 39;
+    const int a_off = 3, a_stride = m * lda + 2, b_off = 7, b_stride = k * ldb + 1;
+    const int c_off = 5, c_stride = m * ldc + 3;
+    size_t a_total = (size_t)a_off + (size_t)batch * a_stride;
+    size_t b_total = (size_t)b_off + (size_t)batch * b_stride;
+    size_t c_total = (size_t)c_off + (size_t)batch * c_stride;
+    test_rng rng = {21};
+    float *a = test_alloc(a_total), *b = test_alloc(b_total);
+    test_fill_uniform(&rng, a, a_total, -1, 1);
+    test_fill_uniform(&rng, b, b_total, -1, 1);
+    cl_mem a_buf = upload(ctx, a, a_total), b_buf = upload(ctx, b, b_total);
+    cl_mem c_buf = poisoned(ctx, c_total);
+    clnet_gemm_args args = {
+        .m = m, .n = n, .k = k, .batch = batch,
+        .a = a_buf, .a_off = a_off, .lda = lda,
+        .b = b_buf, .b_off = b_off, .ldb = ldb, .b_stride = b_stride,
+        .c = c_buf, .c_off = c_off, .ldc = ldc, .c_stride = c_stride,
+        .bias = NULL, .relu = 0,
+    };
+    TEST_OK(clnet_gemm_strided_a(ctx, CLNET_GEMM_CLNET, &args, a_stride, NULL));
+    float *c = download(ctx, c_buf, c_total);
+
+    size_t count = (size_t)batch * m * n, e = 0;
+    float *want = test_alloc(count), *got = test_alloc(count);
+    for (int bi = 0; bi < batch; bi++)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++, e++) {
+                double sum = 0;
+                for (int p = 0; p < k; p++)
+                    sum += (double)a[a_off + bi * a_stride + i * lda + p] *
+                           b[b_off + bi * b_stride + p * ldb + j];
+                want[e] = (float)sum;
+                got[e] = c[c_off + bi * c_stride + i * ldc + j];
+            }
+    test_assert_close("gemm with one A per batch entry", want, got, count, 1e-5);
+
+    /* A running past its buffer is refused before anything is enqueued. */
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "matrix A",
+               clnet_gemm_strided_a(ctx, CLNET_GEMM_CLNET, &args, a_stride + 1000, NULL));
+    free(want);
+    free(got);
+    free(c);
+    clnet_buffer_release(c_buf);
+    clnet_buffer_release(b_buf);
+    clnet_buffer_release(a_buf);
+    free(a);
+    free(b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Every 3x3 stride-1 shape of the built-in networks                        */
+
+#define MAX_SHAPES 128
+
+typedef struct shape_list {
+    int count;
+    clnet_conv_geometry shapes[MAX_SHAPES];
+    const char *from[MAX_SHAPES];
+} shape_list;
+
+static int same_shape(const clnet_conv_geometry *a, const clnet_conv_geometry *b) {
+    return a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w &&
+           a->out_c == b->out_c && a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
+           a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right;
+}
+
+static void collect_shapes(const char *model, shape_list *list) {
+    clnet_graph *g;
+    TEST_OK(clnet_model_builtin(model, 1, &g));
+    for (int i = 0; i < g->n_nodes; i++) {
+        const clnet_node *node = &g->nodes[i];
+        if (node->op != CLNET_OP_CONV2D || !clnet_conv2d_winograd_applies(&node->geom.conv))
+            continue;
+        int seen = 0;
+        for (int k = 0; k < list->count && !seen; k++)
+            seen = same_shape(&list->shapes[k], &node->geom.conv);
+        if (seen)
+            continue;
+        assert_true(list->count < MAX_SHAPES);
+        list->shapes[list->count] = node->geom.conv;
+        list->from[list->count] = model;
+        list->count++;
+    }
+    clnet_graph_destroy(g);
+}
+
+/* The networks whose 3x3 stride-1 convolutions must all be covered. */
+static const char *const networks[] = {"resnet20v1",     "resnet56v2", "densenet100",
+                                       "densenet100k24", "densenet40k24", "ynet"};
+
+typedef struct error_record {
+    double worst[2]; /* per tile size (2, 4) */
+} error_record;
+
+/* Runs one geometry with one tile size: batch 3 through views with offsets
+ * and foreign channels around them (as a concatenation slice is written),
+ * and batch 1 on a dense tensor; compares with the reference and checks
+ * that nothing outside the output view was written. */
+static void check_shape(const clnet_conv_geometry *g, const char *from, int tile,
+                        error_record *errors) {
+    clnet_context *ctx = test_context();
+    const int batch = 3, in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
+    const int in_lead = 5, in_before = 2, in_after = 1, out_lead = 3, out_before = 1,
+              out_after = 2;
+    const int in_stride = (in_before + g->in_c + in_after) * in_hw;
+    const int out_stride = (out_before + g->out_c + out_after) * out_hw;
+    size_t in_total = (size_t)in_lead + (size_t)batch * in_stride;
+    size_t out_total = (size_t)out_lead + (size_t)batch * out_stride;
+    size_t w_count = (size_t)g->out_c * g->in_c * 9;
+    test_rng rng = {(uint64_t)(g->in_c * 1000 + g->in_h * 10 + tile)};
+
+    float *in_wide = test_alloc(in_total);
+    test_fill_uniform(&rng, in_wide, in_total, -1, 1);
+    float *weight = test_alloc(w_count), *bias = test_alloc((size_t)g->out_c);
+    /* He-scaled weights, as the networks have: outputs of order 1. */
+    float scale = (float)sqrt(6.0 / (g->in_c * 9));
+    test_fill_uniform(&rng, weight, w_count, -scale, scale);
+    test_fill_uniform(&rng, bias, (size_t)g->out_c, -1, 1);
+    double *weight_d = malloc(w_count * sizeof *weight_d);
+    assert_non_null(weight_d);
+    for (size_t i = 0; i < w_count; i++)
+        weight_d[i] = weight[i];
+    size_t u_count = clnet_winograd_filter_floats(g, tile);
+    float *u = test_alloc(u_count);
+    clnet_winograd_transform_filters(tile, g->out_c, g->in_c, weight_d, u);
+
+    /* The reference on the dense input. */
+    float *in_dense = test_alloc((size_t)batch * g->in_c * in_hw);
+    for (int n = 0; n < batch; n++)
+        memcpy(in_dense + (size_t)n * g->in_c * in_hw,
+               in_wide + in_lead + (size_t)n * in_stride + (size_t)in_before * in_hw,
+               (size_t)g->in_c * in_hw * sizeof(float));
+    size_t out_count = (size_t)batch * g->out_c * out_hw;
+    float *want = test_alloc(out_count);
+    clnet_ref_conv2d(g, batch, in_dense, weight, bias, want);
+    int relu = g->in_c % 2; /* both epilogues over the shapes */
+    if (relu)
+        for (size_t i = 0; i < out_count; i++)
+            want[i] = want[i] < 0 ? 0 : want[i];
+
+    cl_mem in_buf = upload(ctx, in_wide, in_total);
+    cl_mem u_buf = upload(ctx, u, u_count), b_buf = upload(ctx, bias, (size_t)g->out_c);
+    cl_mem out_buf = poisoned(ctx, out_total);
+    cl_mem scratch = poisoned(ctx, clnet_conv2d_winograd_scratch(g, tile, batch));
+    clnet_dview in = {in_buf, in_lead + in_before * in_hw, in_stride};
+    clnet_dview out = {out_buf, out_lead + out_before * out_hw, out_stride};
+    TEST_OK(clnet_conv2d_winograd(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
+                                  CLNET_GEMM_CLNET, scratch, NULL));
+    float *wide = download(ctx, out_buf, out_total);
+    float *got = test_alloc(out_count);
+    for (size_t i = 0; i < out_total; i++) {
+        size_t within = i < (size_t)out_lead ? 0 : (i - out_lead) % (size_t)out_stride;
+        int inside = i >= (size_t)out_lead && within >= (size_t)out_before * out_hw &&
+                     within < (size_t)(out_before + g->out_c) * out_hw;
+        if (inside) {
+            size_t n = (i - out_lead) / (size_t)out_stride;
+            got[n * g->out_c * out_hw + within - (size_t)out_before * out_hw] = wide[i];
+        } else if (!isnan(wide[i])) {
+            fail_msg("%s F(%dx%d) %dx%dx%d -> %d: float %zu outside the output view was "
+                     "written (%g)",
+                     from, tile, tile, g->in_c, g->in_h, g->in_w, g->out_c, i, wide[i]);
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %dx%dx%d -> %d pads %d/%d/%d/%d, batch 3 views",
+             from, tile, tile, g->in_c, g->in_h, g->in_w, g->out_c, g->pad_top, g->pad_bottom,
+             g->pad_left, g->pad_right);
+    double tolerance = tile == 2 ? TOL_F2 : TOL_F4;
+    test_assert_close(what, want, got, out_count, tolerance);
+    double err = test_max_relative_error(want, got, out_count);
+    if (err > errors->worst[tile / 4])
+        errors->worst[tile / 4] = err;
+
+    /* Batch 1, dense views: the first image. */
+    clnet_buffer_release(out_buf);
+    size_t one = (size_t)g->out_c * out_hw;
+    out_buf = poisoned(ctx, one);
+    clnet_dview in1 = {in_buf, in.offset, in_stride};
+    clnet_dview out1 = {out_buf, 0, (int)one};
+    TEST_OK(clnet_conv2d_winograd(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
+                                  CLNET_GEMM_CLNET, scratch, NULL));
+    float *got1 = download(ctx, out_buf, one);
+    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %dx%dx%d -> %d, batch 1", from, tile, tile,
+             g->in_c, g->in_h, g->in_w, g->out_c);
+    test_assert_close(what, want, got1, one, tolerance);
+
+    free(got1);
+    free(got);
+    free(wide);
+    clnet_buffer_release(scratch);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(b_buf);
+    clnet_buffer_release(u_buf);
+    clnet_buffer_release(in_buf);
+    free(want);
+    free(in_dense);
+    free(u);
+    free(weight_d);
+    free(bias);
+    free(weight);
+    free(in_wide);
+}
+
+static void every_network_shape_matches_reference(void **state) {
+    (void)state;
+    shape_list *list = calloc(1, sizeof *list);
+    assert_non_null(list);
+    for (size_t i = 0; i < sizeof networks / sizeof networks[0]; i++)
+        collect_shapes(networks[i], list);
+    assert_true(list->count >= 10);
+    error_record errors = {{0, 0}};
+    for (int i = 0; i < list->count; i++) {
+        check_shape(&list->shapes[i], list->from[i], 2, &errors);
+        check_shape(&list->shapes[i], list->from[i], 4, &errors);
+    }
+    print_message("winograd: %d layer shapes; worst relative error F(2x2,3x3) %.2e, "
+                  "F(4x4,3x3) %.2e\n",
+                  list->count, errors.worst[0], errors.worst[1]);
+    free(list);
+}
+
+/* Sizes that leave partial tiles on both axes, asymmetric and 'valid'
+ * padding, one channel, and images smaller than a tile. */
+static void odd_sizes_and_paddings_match_reference(void **state) {
+    (void)state;
+    static const int cases[][8] = {
+        /* in_c, h, w, out_c, pad top, bottom, left, right */
+        {1, 7, 5, 3, 1, 1, 1, 1},   {5, 13, 11, 7, 1, 1, 1, 1}, {3, 9, 10, 17, 0, 0, 0, 0},
+        {7, 6, 9, 5, 2, 0, 0, 2},   {2, 1, 1, 4, 1, 1, 1, 1},   {9, 3, 17, 33, 1, 1, 1, 1},
+        {16, 31, 29, 9, 1, 1, 1, 1},
+    };
+    error_record errors = {{0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *c = cases[i];
+        clnet_conv_geometry g = {0};
+        g.in_c = c[0];
+        g.in_h = c[1];
+        g.in_w = c[2];
+        g.out_c = c[3];
+        g.kh = g.kw = 3;
+        g.sh = g.sw = g.dh = g.dw = 1;
+        g.pad_top = c[4];
+        g.pad_bottom = c[5];
+        g.pad_left = c[6];
+        g.pad_right = c[7];
+        g.out_h = g.in_h + g.pad_top + g.pad_bottom - 2;
+        g.out_w = g.in_w + g.pad_left + g.pad_right - 2;
+        check_shape(&g, "odd", 2, &errors);
+        check_shape(&g, "odd", 4, &errors);
+    }
+}
+
+static void other_convolutions_are_refused_and_fall_back(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    clnet_conv_geometry g = {.in_c = 4, .in_h = 8, .in_w = 8, .out_c = 4, .out_h = 4,
+                             .out_w = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
+                             .pad_top = 0, .pad_left = 0, .pad_bottom = 1, .pad_right = 1};
+    assert_false(clnet_conv2d_winograd_applies(&g));
+    assert_int_equal(clnet_conv2d_winograd_scratch(&g, 4, 2), 0);
+    cl_mem buf = poisoned(ctx, 4096);
+    clnet_dview v = {buf, 0, 256};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "stride",
+               clnet_conv2d_winograd(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
+                                     NULL));
+    g.sh = g.sw = 1;
+    g.out_h = g.out_w = 7;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "tile",
+               clnet_conv2d_winograd(ctx, &g, 3, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
+                                     NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "scratch",
+               clnet_conv2d_winograd(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL,
+                                     NULL));
+    clnet_buffer_release(buf);
+
+    /* In a net, forcing Winograd leaves the stride-2, 1x1 and dilated
+     * convolutions to other algorithms. */
+    clnet_graph *graph;
+    TEST_OK(clnet_model_builtin("resnet20v1", 3, &graph));
+    for (int tile = 2; tile <= 4; tile += 2) {
+        clnet_net_options o = clnet_net_options_default();
+        o.conv_algo = tile == 2 ? CLNET_CONV_WINOGRAD_2X2 : CLNET_CONV_WINOGRAD_4X4;
+        clnet_net *net;
+        TEST_OK(clnet_net_create(ctx, graph, &o, &net));
+        int winograd = 0, other = 0;
+        for (int i = 0; i < clnet_net_step_count(net); i++) {
+            clnet_step_info info;
+            TEST_OK(clnet_net_step_info(net, i, &info));
+            if (strncmp(info.kernel, "conv2d_", 7) != 0)
+                continue;
+            if (strstr(info.kernel, tile == 2 ? "winograd2x2" : "winograd4x4"))
+                winograd++;
+            else
+                other++;
+        }
+        /* ResNet-20: 19 3x3 stride-1 convolutions (the stem included), two
+         * stride-2 ones and two 1x1 shortcuts. */
+        assert_int_equal(winograd, 17);
+        assert_int_equal(other, 4);
+        clnet_net_destroy(net);
+    }
+    clnet_graph_destroy(graph);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Whole networks                                                           */
+
+/* Runs a built-in network (logits) with each Winograd tile size forced
+ * everywhere it applies; errors[i] receives the largest error relative to
+ * the largest logit for F(2x2) and F(4x4). */
+static void network_errors(const char *model, int batch, double errors[2]) {
+    clnet_context *ctx = test_context();
+    clnet_graph *g;
+    TEST_OK(clnet_model_builtin(model, 42, &g));
+    /* Batch-norm statistics away from the identity, as trained nets have. */
+    test_rng rng = {77};
+    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
+        clnet_layer *layer = clnet_graph_layer_at(g, l);
+        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
+            clnet_weight_info info;
+            TEST_OK(clnet_layer_weight(layer, w, &info));
+            if (!strcmp(info.name, "kernel"))
+                continue;
+            int positive = !strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance");
+            test_fill_uniform(&rng, info.data, info.count, positive ? 0.6f : -0.2f,
+                              positive ? 1.4f : 0.2f);
+        }
+    }
+    TEST_OK(clnet_graph_strip_final_softmax(g, NULL));
+    size_t in_n = 3 * 32 * 32 * (size_t)batch, out_n = 10 * (size_t)batch;
+    float *in = test_alloc(in_n), *out = test_alloc(out_n), *want = test_alloc(out_n);
+    test_fill_uniform(&rng, in, in_n, 0, 1);
+    TEST_OK(clnet_graph_run_reference(g, batch, (const float *const *)&in, &want));
+    for (int i = 0; i < 2; i++) {
+        clnet_net_options o = clnet_net_options_default();
+        o.conv_algo = i == 0 ? CLNET_CONV_WINOGRAD_2X2 : CLNET_CONV_WINOGRAD_4X4;
+        o.poison_activations = 1;
+        clnet_net *net;
+        for (size_t k = 0; k < out_n; k++)
+            out[k] = TEST_POISON;
+        TEST_OK(clnet_net_create(ctx, g, &o, &net));
+        TEST_OK(clnet_net_run(net, batch, (const float *const *)&in, &out));
+        errors[i] = test_max_relative_error(want, out, out_n);
+        char what[96];
+        snprintf(what, sizeof what, "%s logits (%s)", model, clnet_conv_algo_name(o.conv_algo));
+        test_assert_close(what, want, out, out_n, TOL_NETWORK);
+        clnet_net_destroy(net);
+    }
+    clnet_graph_destroy(g);
+    free(in);
+    free(out);
+    free(want);
+}
+
+static void deep_networks_stay_within_float_tolerance(void **state) {
+    (void)state;
+    static const char *const models[] = {"resnet56v1", "resnet110v1", "resnet56v2",
+                                         "densenet100"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        double errors[2];
+        network_errors(models[i], 1, errors);
+        print_message("winograd: %s logits, max relative error F(2x2,3x3) %.2e, "
+                      "F(4x4,3x3) %.2e\n",
+                      models[i], errors[0], errors[1]);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(filter_transform_gives_the_correlation),
+        cmocka_unit_test(gemm_strided_a_matches_host),
+        cmocka_unit_test(every_network_shape_matches_reference),
+        cmocka_unit_test(odd_sizes_and_paddings_match_reference),
+        cmocka_unit_test(other_convolutions_are_refused_and_fall_back),
+        cmocka_unit_test(deep_networks_stay_within_float_tolerance),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    test_context_release();
+    return failed;
+}
