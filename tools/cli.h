@@ -27,7 +27,7 @@ typedef struct cli_opts {
 } cli_opts;
 
 /* The commands (cli_info.c, cli_run.c, cli_eval.c, cli_classify.c,
- * cli_convert.c): argc and argv follow the command's name. */
+ * cli_convert.c, cli_compile.c): argc and argv follow the command's name. */
 int cmd_devices(int argc, char **argv, cli_opts *o);
 int cmd_info(int argc, char **argv, cli_opts *o);
 int cmd_run(int argc, char **argv, cli_opts *o);
@@ -35,6 +35,7 @@ int cmd_selftest(int argc, char **argv, cli_opts *o);
 int cmd_eval(int argc, char **argv, cli_opts *o);
 int cmd_classify(int argc, char **argv, cli_opts *o);
 int cmd_convert(int argc, char **argv, cli_opts *o);
+int cmd_compile(int argc, char **argv, cli_opts *o);
 
 /* ------------------------------------------------------------------------ */
 /* Messages (cli_common.c)                                                  */
