@@ -1981,6 +1981,10 @@ static clnet_status import_into_arch(importer *im, const char *arch) {
 /* ------------------------------------------------------------------------ */
 /* Entry point                                                               */
 
+/* Limitation: the HDF5 structures themselves are parsed by libhdf5. Everything clnet reads from
+ * the file is checked, but libhdf5 1.10 can read out of bounds or loop on byte-level corruption
+ * of its own structures (object headers, the global heap holding variable-length strings), and
+ * it is not thread-safe as packaged: import HDF5 files from one thread at a time. */
 static clnet_status import_file(importer *im, const char *arch) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* Closing the file also closes anything left open below it. */

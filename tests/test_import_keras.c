@@ -318,6 +318,23 @@ static void rejects_an_input_too_large_to_hold(void **state) {
     expect_rejected("hostile_huge_input.h5", CLNET_STATUS_FORMAT_ERROR, "too large");
 }
 
+static void rejects_an_unsupported_activation_naming_it(void **state) {
+    (void)state;
+    expect_rejected("hostile_unknown_activation.h5", CLNET_STATUS_UNSUPPORTED,
+                    "layer 'conv' (Conv2D): activation 'tanh' is not supported");
+}
+
+static void rejects_a_flatten_feeding_other_layers_than_dense(void **state) {
+    (void)state;
+    expect_rejected("hostile_flatten_into_bn.h5", CLNET_STATUS_UNSUPPORTED,
+                    "layer 'dense' (BatchNormalization) takes features flattened");
+}
+
+static void rejects_a_kernel_too_large_to_allocate(void **state) {
+    (void)state;
+    expect_rejected("hostile_huge_conv.h5", CLNET_STATUS_INVALID_ARGUMENT, "too large");
+}
+
 static void weights_only_file_needs_an_architecture(void **state) {
     (void)state;
     expect_rejected("weights_only_mismatch.h5", CLNET_STATUS_INVALID_ARGUMENT,
@@ -444,6 +461,9 @@ int main(void) {
         cmocka_unit_test(rejects_malformed_json),
         cmocka_unit_test(rejects_a_reference_to_an_unknown_layer),
         cmocka_unit_test(rejects_an_input_too_large_to_hold),
+        cmocka_unit_test(rejects_an_unsupported_activation_naming_it),
+        cmocka_unit_test(rejects_a_flatten_feeding_other_layers_than_dense),
+        cmocka_unit_test(rejects_a_kernel_too_large_to_allocate),
         cmocka_unit_test(weights_only_file_needs_an_architecture),
         cmocka_unit_test(weights_of_another_architecture_are_rejected_naming_both_layers),
         cmocka_unit_test(real_keras_files_of_other_architectures_are_rejected),

@@ -7,7 +7,8 @@ batch 2, in clnet's NCHW layout (TensorFlow's NHWC tensors are transposed). Ever
 batch-normalization statistics included, is set to random values so that no layer is the
 identity. The script also writes malformed and hostile files the importer must reject.
 
-Usage: python3 tools/make_test_keras_models.py   (needs tensorflow, keras, h5py, numpy)
+Usage: python3 tools/make_test_keras_models.py   (needs tensorflow, keras, h5py, numpy; the
+committed files were made with tensorflow 2.21 and keras 3.15)
 """
 import json
 import os
@@ -256,11 +257,13 @@ def without_weight_names(src, name):
 
 
 def edit_config(src, name, edit):
+    """A file with src's model_config changed by edit and no weights: the importer must
+    reject it while reading the configuration, before it looks for weights."""
     dst = os.path.join(OUT, name + ".h5")
-    shutil.copy(src, dst)
-    with h5py.File(dst, "r+") as f:
-        config = json.loads(f.attrs["model_config"])
-        f.attrs["model_config"] = edit(config)
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as out:
+        for key in ("keras_version", "backend"):
+            out.attrs[key] = f.attrs[key]
+        out.attrs["model_config"] = edit(json.loads(f.attrs["model_config"]))
     return dst
 
 
@@ -293,6 +296,23 @@ def hostile_files(base):
         node["args"][0]["config"]["keras_history"] = ["nowhere", 0, 0]
         return json.dumps(c)
 
+    def flatten_into_bn(c):
+        # Keras flattens (h, w, c); a BN on those features would need its channels reordered.
+        layer_of(c, "dense")["class_name"] = "BatchNormalization"
+        layer_of(c, "dense")["config"] = {"name": "dense", "axis": -1}
+        return json.dumps(c)
+
+    def unknown_activation(c):
+        layer_of(c, "conv")["config"]["activation"] = "tanh"
+        return json.dumps(c)
+
+    def huge_conv(c):
+        layer_of(c, "conv")["config"].update(filters=1000000, kernel_size=[4096, 4096])
+        return json.dumps(c)
+
+    edit_config(base, "hostile_flatten_into_bn", flatten_into_bn)
+    edit_config(base, "hostile_unknown_activation", unknown_activation)
+    edit_config(base, "hostile_huge_conv", huge_conv)
     edit_config(base, "hostile_unknown_class", unknown_class)
     edit_config(base, "hostile_cycle", cycle)
     edit_config(base, "hostile_huge_input", huge_input)
