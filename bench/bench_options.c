@@ -87,7 +87,7 @@ const char *bench_options_help(void) {
     return HELP;
 }
 
-static void set_error(char *err, size_t size, const char *fmt, ...) {
+void bench_set_error(char *err, size_t size, const char *fmt, ...) {
     if (!err || size == 0)
         return;
     va_list ap;
@@ -132,33 +132,33 @@ int bench_parse_int_list(const char *text, int *out, int max, int min_value, int
     int n = 0;
     const char *p = text;
     if (!text || !*text) {
-        set_error(err, err_size, "the list is empty");
+        bench_set_error(err, err_size, "the list is empty");
         return -1;
     }
     for (;;) {
         char *end = NULL;
         errno = 0;
         if (!isdigit((unsigned char)*p) && *p != '-' && *p != '+') {
-            set_error(err, err_size, "'%s' is not a comma-separated list of integers", text);
+            bench_set_error(err, err_size, "'%s' is not a comma-separated list of integers", text);
             return -1;
         }
         long v = strtol(p, &end, 10);
         if (errno || end == p || (*end != ',' && *end != '\0')) {
-            set_error(err, err_size, "'%s' is not a comma-separated list of integers", text);
+            bench_set_error(err, err_size, "'%s' is not a comma-separated list of integers", text);
             return -1;
         }
         if (v < min_value || v > max_value) {
-            set_error(err, err_size, "%ld in '%s' is outside %d to %d", v, text, min_value,
-                      max_value);
+            bench_set_error(err, err_size, "%ld in '%s' is outside %d to %d", v, text, min_value,
+                            max_value);
             return -1;
         }
         if (n == max) {
-            set_error(err, err_size, "'%s' has more than %d values", text, max);
+            bench_set_error(err, err_size, "'%s' has more than %d values", text, max);
             return -1;
         }
         for (int i = 0; i < n; i++) {
             if (out[i] == (int)v) {
-                set_error(err, err_size, "%ld appears twice in '%s'", v, text);
+                bench_set_error(err, err_size, "%ld appears twice in '%s'", v, text);
                 return -1;
             }
         }
@@ -172,12 +172,12 @@ int bench_parse_int_list(const char *text, int *out, int max, int min_value, int
 int bench_parse_name_list(const char *text, char (*names)[BENCH_NAME_MAX], int max, char *err,
                           size_t err_size) {
     if (!text || !*text) {
-        set_error(err, err_size, "the list is empty");
+        bench_set_error(err, err_size, "the list is empty");
         return -1;
     }
     if (!strcmp(text, "all")) {
         if (bench_default_network_count > max) {
-            set_error(err, err_size, "'all' names more than %d networks", max);
+            bench_set_error(err, err_size, "'all' names more than %d networks", max);
             return -1;
         }
         for (int i = 0; i < bench_default_network_count; i++)
@@ -189,31 +189,31 @@ int bench_parse_name_list(const char *text, char (*names)[BENCH_NAME_MAX], int m
     for (;;) {
         size_t len = strcspn(p, ",");
         if (len == 0) {
-            set_error(err, err_size, "'%s' has an empty name", text);
+            bench_set_error(err, err_size, "'%s' has an empty name", text);
             return -1;
         }
         if (len >= BENCH_NAME_MAX) {
-            set_error(err, err_size, "'%.*s' is longer than %d characters", (int)len, p,
-                      BENCH_NAME_MAX - 1);
+            bench_set_error(err, err_size, "'%.*s' is longer than %d characters", (int)len, p,
+                            BENCH_NAME_MAX - 1);
             return -1;
         }
         for (size_t i = 0; i < len; i++) {
             if (!islower((unsigned char)p[i]) && !isdigit((unsigned char)p[i])) {
-                set_error(err, err_size,
-                          "'%.*s' is not a network name (lower-case letters and digits)", (int)len,
-                          p);
+                bench_set_error(err, err_size,
+                                "'%.*s' is not a network name (lower-case letters and digits)",
+                                (int)len, p);
                 return -1;
             }
         }
         if (n == max) {
-            set_error(err, err_size, "'%s' names more than %d networks", text, max);
+            bench_set_error(err, err_size, "'%s' names more than %d networks", text, max);
             return -1;
         }
         memcpy(names[n], p, len);
         names[n][len] = '\0';
         for (int i = 0; i < n; i++) {
             if (!strcmp(names[i], names[n])) {
-                set_error(err, err_size, "'%s' appears twice in '%s'", names[n], text);
+                bench_set_error(err, err_size, "'%s' appears twice in '%s'", names[n], text);
                 return -1;
             }
         }
@@ -241,9 +241,9 @@ unsigned bench_parse_sections(const char *text, char *err, size_t err_size) {
             if (strlen(section_names[i]) == len && !strncmp(section_names[i], p, len))
                 found = i;
         if (found < 0) {
-            set_error(err, err_size,
-                      "unknown section '%.*s' (ceilings, start, gemm, layers, networks)", (int)len,
-                      p);
+            bench_set_error(err, err_size,
+                            "unknown section '%.*s' (ceilings, start, gemm, layers, networks)",
+                            (int)len, p);
             return 0;
         }
         set |= 1u << found;
@@ -334,7 +334,7 @@ static int parse_special(const char *name, const char *value, bench_options *o, 
     }
     return 0;
 bad:
-    set_error(err, err_size, "invalid value for %s: %s", name, why);
+    bench_set_error(err, err_size, "invalid value for %s: %s", name, why);
     return -1;
 }
 
@@ -382,7 +382,7 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
         if (!strcmp(arg, "--version"))
             return BENCH_PARSE_VERSION;
         if (arg[0] != '-' || arg[1] != '-') {
-            set_error(err, err_size, "unexpected argument '%s' (options start with --)", arg);
+            bench_set_error(err, err_size, "unexpected argument '%s' (options start with --)", arg);
             return BENCH_PARSE_ERROR;
         }
         const char *eq = strchr(arg, '=');
@@ -392,12 +392,12 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
             if (strlen(specs[k].name) == name_len && !strncmp(specs[k].name, arg, name_len))
                 spec = &specs[k];
         if (!spec) {
-            set_error(err, err_size, "unknown option '%.*s'", (int)name_len, arg);
+            bench_set_error(err, err_size, "unknown option '%.*s'", (int)name_len, arg);
             return BENCH_PARSE_ERROR;
         }
         if (spec->kind == OPT_FLAG) {
             if (eq) {
-                set_error(err, err_size, "option %s takes no value", spec->name);
+                bench_set_error(err, err_size, "option %s takes no value", spec->name);
                 return BENCH_PARSE_ERROR;
             }
             *(int *)spec->dest = 1;
@@ -405,7 +405,7 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
         }
         const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
-            set_error(err, err_size, "option %s needs a value", spec->name);
+            bench_set_error(err, err_size, "option %s needs a value", spec->name);
             return BENCH_PARSE_ERROR;
         }
         if (spec->kind == OPT_SPECIAL) {
@@ -414,7 +414,7 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
             continue;
         }
         if (spec->kind == OPT_STRING && value[0] == '\0') {
-            set_error(err, err_size, "option %s needs a non-empty value", spec->name);
+            bench_set_error(err, err_size, "option %s needs a non-empty value", spec->name);
             return BENCH_PARSE_ERROR;
         }
         if (convert_value(spec, value) != 0) {
@@ -422,19 +422,19 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
                                : spec->kind == OPT_U64  ? "an unsigned integer"
                                : spec->min > 0          ? "an integer >= 1"
                                                         : "an integer >= 0";
-            set_error(err, err_size, "invalid value '%s' for %s (expected %s)", value, spec->name,
-                      want);
+            bench_set_error(err, err_size, "invalid value '%s' for %s (expected %s)", value,
+                            spec->name, want);
             return BENCH_PARSE_ERROR;
         }
     }
     if (no_progress)
         o->progress = 0;
     if (o->sections == 0) {
-        set_error(err, err_size, "--only and --skip leave no section to run");
+        bench_set_error(err, err_size, "--only and --skip leave no section to run");
         return BENCH_PARSE_ERROR;
     }
     if (o->tolerance <= 0.0) {
-        set_error(err, err_size, "--tolerance must be greater than 0");
+        bench_set_error(err, err_size, "--tolerance must be greater than 0");
         return BENCH_PARSE_ERROR;
     }
     return BENCH_PARSE_OK;

@@ -91,6 +91,10 @@ int bench_parse_name_list(const char *text, char (*names)[BENCH_NAME_MAX], int m
  * unknown. */
 unsigned bench_parse_sections(const char *text, char *err, size_t err_size);
 
+/* Writes a formatted sentence to err, the error out-parameter of the bench functions that take
+ * one (nothing if err is NULL or size is 0). */
+void bench_set_error(char *err, size_t size, const char *fmt, ...);
+
 /* The section's name as used by --only and --skip. */
 const char *bench_section_name(bench_section section);
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,15 +11,6 @@
 #include "bench_json.h"
 
 #define TOP_STEPS 8 /* heaviest steps listed per profile on the terminal */
-
-static void set_error(char *err, size_t size, const char *fmt, ...) {
-    if (!err || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 const char *bench_fmt_rate(double v, char *buf, size_t size) {
     if (!isfinite(v))
@@ -110,6 +100,22 @@ static int gemm_backends(const bench_results *r, const char *names[4]) {
             names[n++] = r->gemm[i].backend;
     }
     return n;
+}
+
+/* GFLOP/s of the first backend over the second on g's shape; NaN unless both ran. */
+static double gemm_ratio(const bench_results *r, const bench_gemm_row *g,
+                         const char *const backends[2]) {
+    const bench_gemm_row *x = gemm_for(r, g, backends[0]);
+    const bench_gemm_row *y = gemm_for(r, g, backends[1]);
+    return x && y && x->outcome == BENCH_OK && y->outcome == BENCH_OK ? x->gflops / y->gflops : NAN;
+}
+
+/* Milliseconds of a backend's first (warm-up) GEMM call; NaN if it made none. */
+static double gemm_first_call_ms(const bench_results *r, const char *backend) {
+    for (int i = 0; i < r->n_gemm; i++)
+        if (!strcmp(r->gemm[i].backend, backend) && isfinite(r->gemm[i].first_ms))
+            return r->gemm[i].first_ms;
+    return NAN;
 }
 
 static const char *gemm_cell(const bench_gemm_row *g, char *buf, size_t size) {
@@ -245,23 +251,14 @@ static void text_gemm(FILE *f, const bench_results *r) {
         fprintf(f, "  %-6s %5d %6d %5d %5d", g->kind, g->m, g->n, g->k, g->batch);
         for (int b = 0; b < nb; b++)
             fprintf(f, " %9s", gemm_cell(gemm_for(r, g, backends[b]), cell, sizeof cell));
-        if (nb == 2) {
-            const bench_gemm_row *x = gemm_for(r, g, backends[0]);
-            const bench_gemm_row *y = gemm_for(r, g, backends[1]);
-            double q = x && y && x->outcome == BENCH_OK && y->outcome == BENCH_OK
-                           ? x->gflops / y->gflops
-                           : NAN;
-            fprintf(f, " %9s", bench_fmt_rate(q, ratio, sizeof ratio));
-        }
+        if (nb == 2)
+            fprintf(f, " %9s", bench_fmt_rate(gemm_ratio(r, g, backends), ratio, sizeof ratio));
         fprintf(f, "  %s\n", g->where);
     }
     if (nb == 2)
         fprintf(f, "  ratio: %s / %s\n", backends[0], backends[1]);
     for (int b = 0; b < nb; b++) {
-        double first = NAN;
-        for (int i = 0; i < r->n_gemm && !isfinite(first); i++)
-            if (!strcmp(r->gemm[i].backend, backends[b]))
-                first = r->gemm[i].first_ms;
+        double first = gemm_first_call_ms(r, backends[b]);
         if (isfinite(first))
             fprintf(f,
                     "  %s: first call %s (includes compiling its kernels when not "
@@ -743,24 +740,15 @@ static void md_gemm(FILE *f, const bench_results *r) {
         fprintf(f, "| %s | %d | %d | %d | %d |", g->kind, g->m, g->n, g->k, g->batch);
         for (int b = 0; b < nb; b++)
             fprintf(f, " %s |", gemm_cell(gemm_for(r, g, backends[b]), cell, sizeof cell));
-        if (nb == 2) {
-            const bench_gemm_row *x = gemm_for(r, g, backends[0]);
-            const bench_gemm_row *y = gemm_for(r, g, backends[1]);
-            double q = x && y && x->outcome == BENCH_OK && y->outcome == BENCH_OK
-                           ? x->gflops / y->gflops
-                           : NAN;
-            fprintf(f, " %s |", bench_fmt_rate(q, ratio, sizeof ratio));
-        }
+        if (nb == 2)
+            fprintf(f, " %s |", bench_fmt_rate(gemm_ratio(r, g, backends), ratio, sizeof ratio));
         fputc(' ', f);
         md_cell(f, g->where);
         fprintf(f, " |\n");
     }
     fprintf(f, "\n");
     for (int b = 0; b < nb; b++) {
-        double first = NAN;
-        for (int i = 0; i < r->n_gemm && !isfinite(first); i++)
-            if (!strcmp(r->gemm[i].backend, backends[b]))
-                first = r->gemm[i].first_ms;
+        double first = gemm_first_call_ms(r, backends[b]);
         if (isfinite(first))
             fprintf(f,
                     "- %s: the first call took %s (it includes compiling the kernels "
@@ -995,24 +983,28 @@ int bench_report_write_files(const bench_results *r, const char *report_path,
     if (chart_path) {
         FILE *f = fopen(chart_path, "w");
         if (!f) {
-            set_error(err, err_size, "writing the chart '%s': %s", chart_path, strerror(errno));
+            bench_set_error(err, err_size, "writing the chart '%s': %s", chart_path,
+                            strerror(errno));
             return -1;
         }
         bench_chart_svg(f, r);
         if (fclose(f) != 0) {
-            set_error(err, err_size, "writing the chart '%s': %s", chart_path, strerror(errno));
+            bench_set_error(err, err_size, "writing the chart '%s': %s", chart_path,
+                            strerror(errno));
             return -1;
         }
     }
     if (report_path) {
         FILE *f = fopen(report_path, "w");
         if (!f) {
-            set_error(err, err_size, "writing the report '%s': %s", report_path, strerror(errno));
+            bench_set_error(err, err_size, "writing the report '%s': %s", report_path,
+                            strerror(errno));
             return -1;
         }
         bench_report_markdown(f, r, chart_path ? relative_href(report_path, chart_path) : NULL);
         if (fclose(f) != 0) {
-            set_error(err, err_size, "writing the report '%s': %s", report_path, strerror(errno));
+            bench_set_error(err, err_size, "writing the report '%s': %s", report_path,
+                            strerror(errno));
             return -1;
         }
     }

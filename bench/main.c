@@ -32,22 +32,13 @@
 #define SHARE_GEMM     0.20
 #define SHARE_LAYERS   0.10
 
-static const char *device_type_name(clnet_device_type t) {
-    switch (t) {
-    case CLNET_DEVICE_TYPE_CPU: return "CPU";
-    case CLNET_DEVICE_TYPE_GPU: return "GPU";
-    case CLNET_DEVICE_TYPE_ACCELERATOR: return "accelerator";
-    default: return "other";
-    }
-}
-
 static void fill_device(bench_device *out, const clnet_device_info *d) {
     snprintf(out->name, sizeof out->name, "%s", d->name);
     snprintf(out->platform, sizeof out->platform, "%s", d->platform_name);
     snprintf(out->vendor, sizeof out->vendor, "%s", d->vendor);
     snprintf(out->version, sizeof out->version, "%s", d->device_version);
     snprintf(out->driver, sizeof out->driver, "%s", d->driver_version);
-    snprintf(out->type, sizeof out->type, "%s", device_type_name(d->type));
+    snprintf(out->type, sizeof out->type, "%s", clnet_device_type_name(d->type));
     out->compute_units = d->compute_units;
     out->clock_mhz = d->max_clock_mhz;
     out->global_mem_bytes = d->global_mem_bytes;

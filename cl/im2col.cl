@@ -41,10 +41,27 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride,
         return;
     }
 
-    /* Clamped columns keep the loads in bounds; the select zeroes padding. */
     const __global float *src = in + in_off + n * in_bstride + (ci * in_h + iy) * in_w;
     const int ix0 = ox0 * sw - pad_left + kx * dw;
-    for (int p = 0; p < count; p++) {
+    int p = 0;
+#if X_RUN >= 8
+    /* Runs of 8 columns that lie inside the input row move as vectors:
+     * contiguous with stride 1, every other float of two vectors with
+     * stride 2 (8-wide halves: 16-wide vectors change the calling
+     * convention on AVX2 CPUs, and PoCL warns about it). */
+    if (sw <= 2) {
+        for (; p + 8 <= count; p += 8) {
+            const int ix = ix0 + p * sw;
+            if (ix < 0 || ix + 8 * sw > in_w)
+                break;
+            const float8 a = vload8(0, src + ix);
+            vstore8(sw == 1 ? a : (float8)(a.even, vload8(1, src + ix).even), 0, dst + ox0 + p);
+        }
+    }
+#endif
+    /* The rest one by one: clamped columns keep the loads in bounds; the
+     * select zeroes padding. */
+    for (; p < count; p++) {
         const int ix = ix0 + p * sw;
         const float v = src[clamp(ix, 0, in_w - 1)];
         dst[ox0 + p] = (ix >= 0 && ix < in_w) ? v : 0.0f;

@@ -1,13 +1,19 @@
-/* Winograd convolution F(m x m, 3 x 3) for 3x3, stride-1, dilation-1 layers:
- * the input and output transforms around the batched GEMM that does the
- * multiplications (cl/gemm.cl). With alpha = m + 2, every m x m block of
- * output pixels (a tile) is computed from an alpha x alpha input patch:
+/* Winograd convolution F(m x m, 3 x 3) for 3x3, stride-1, dilation-1 layers.
+ * With alpha = m + 2, every m x m block of output pixels (a tile) comes from
+ * an alpha x alpha input patch:
  *   Y = A^T [ sum over ci of (G g G^T) .* (B^T d B) ] A,
- * where g is a 3x3 filter (transformed once, on the host, at load time),
- * d a patch, and the sum over input channels is, for each of the alpha^2
- * positions xi of the transformed domain, one GEMM
+ * where g is a 3x3 filter (transformed once, on the host, at load time) and
+ * d a patch. The sum over input channels is, for each of the alpha^2
+ * positions xi of the transformed domain, a matrix product
  *   M[xi] (out_c x cols) = U[xi] (out_c x in_c) x V[xi] (in_c x cols),
- * cols being the tiles of every image of the pass, image after image.
+ * cols being the tiles of every image, image after image.
+ *
+ * Two ways to run it:
+ * - winograd_input, the batched GEMM of cl/gemm.cl, winograd_output: V and
+ *   M live in scratch space between the three launches (any device).
+ * - winograd_fused (CPUs): one work-item transforms its tiles' patches of
+ *   every input channel into local memory, multiplies, and transforms the
+ *   result back, so that V and M never leave the caches.
  *
  * Layouts: the input and output are views (element (n, c, y, x) at
  * off + n * bstride + (c * h + y) * w + x); V is [alpha^2][in_c][cols] and M
@@ -20,14 +26,16 @@
  * for m = 4 (0, 1, -1 and infinity for m = 2), whose data-side coefficients
  * are small integers; tests/test_winograd.c measures the rounding error.
  *
- * Each work-item handles TILES consecutive tiles (consecutive columns of V
- * and M) of one channel, the tiles in the lanes of a vector: the transforms'
- * arithmetic and every access to V and M are then whole vectors, and only
- * the reads of the patches and the writes of the output pixels go lane by
- * lane. CPUs use 8 lanes (one AVX register); GPUs 1, one tile per
- * work-item with neighbouring work-items on neighbouring tiles.
+ * A work-item handles TILES consecutive tiles (consecutive columns of V and
+ * M), one per vector lane, so that the transforms' arithmetic and the
+ * accesses to V and M are whole vectors. CPUs use 8 lanes (one AVX
+ * register): each lane reads its patch rows as vectors, which an 8 x 8
+ * transpose turns into vectors of tiles, and whole output tiles leave the
+ * same way. GPUs use 1 lane: one tile per work-item, neighbouring
+ * work-items on neighbouring tiles.
  *
- * NDRange of both kernels: dim 0 = ceil(cols / TILES), dim 1 = channels. */
+ * NDRange of winograd_input and winograd_output: dim 0 = ceil(cols / TILES),
+ * dim 1 = channels (input or output); winograd_fused: see below. */
 
 #ifndef WINO_M
 #define WINO_M 4 /* output tile side: 2 or 4 */
@@ -111,35 +119,35 @@
         }                                                                                       \
     } while (0)
 
+#if TILES == 8
 /* c[k] = (r[0][k], r[1][k], ..., r[7][k]): three rounds of two-vector
- * shuffles, which compilers map onto the unpack and lane-permute
- * instructions of AVX. */
+ * shuffles written as vector literals of components, which compilers turn
+ * into the unpack, shuffle and lane-permute instructions of AVX (a library
+ * shuffle2() with a constant mask may not be). */
 static void transpose8(const float8 *r, float8 *c) {
-    const uint8 pair_lo = (uint8)(0, 8, 1, 9, 4, 12, 5, 13);
-    const uint8 pair_hi = (uint8)(2, 10, 3, 11, 6, 14, 7, 15);
-    const uint8 quad_lo = (uint8)(0, 1, 8, 9, 4, 5, 12, 13);
-    const uint8 quad_hi = (uint8)(2, 3, 10, 11, 6, 7, 14, 15);
-    const uint8 half_lo = (uint8)(0, 1, 2, 3, 8, 9, 10, 11);
-    const uint8 half_hi = (uint8)(4, 5, 6, 7, 12, 13, 14, 15);
     float8 a[8], b[8];
 #pragma unroll
     for (int i = 0; i < 8; i += 2) {
-        a[i] = shuffle2(r[i], r[i + 1], pair_lo);
-        a[i + 1] = shuffle2(r[i], r[i + 1], pair_hi);
+        const float8 x = r[i], y = r[i + 1];
+        a[i] = (float8)(x.s0, y.s0, x.s1, y.s1, x.s4, y.s4, x.s5, y.s5);
+        a[i + 1] = (float8)(x.s2, y.s2, x.s3, y.s3, x.s6, y.s6, x.s7, y.s7);
     }
 #pragma unroll
     for (int i = 0; i < 8; i += 4) {
-        b[i] = shuffle2(a[i], a[i + 2], quad_lo);
-        b[i + 1] = shuffle2(a[i], a[i + 2], quad_hi);
-        b[i + 2] = shuffle2(a[i + 1], a[i + 3], quad_lo);
-        b[i + 3] = shuffle2(a[i + 1], a[i + 3], quad_hi);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const float8 x = a[i + h], y = a[i + h + 2];
+            b[i + 2 * h] = (float8)(x.s0, x.s1, y.s0, y.s1, x.s4, x.s5, y.s4, y.s5);
+            b[i + 2 * h + 1] = (float8)(x.s2, x.s3, y.s2, y.s3, x.s6, x.s7, y.s6, y.s7);
+        }
     }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        c[i] = shuffle2(b[i], b[i + 4], half_lo);
-        c[i + 4] = shuffle2(b[i], b[i + 4], half_hi);
+        c[i] = (float8)(b[i].lo, b[i + 4].lo);
+        c[i + 4] = (float8)(b[i].hi, b[i + 4].hi);
     }
 }
+#endif
 
 /* Where the tiles of a work-item lie: per lane, the image and the first
  * output row and column. One division for the first lane; the others step
@@ -165,65 +173,92 @@ static void locate(int col0, int cols, int tiles_w, int tiles, int *n, int *oy, 
     }
 }
 
+/* Where a work-item reads its patches (lanes: tiles). Every patch row is
+ * read as one vector of 8 floats that lies inside its image row; where the
+ * patch overhangs the left or right edge, the vector is shifted by `shift`
+ * lanes with zeros coming in, and rows above or below the input are
+ * masked to zeros. */
+typedef struct patch_map {
+    int row[TILES][ALPHA];      /* float offset of each row's vector in the plane */
+    int row_mask[TILES][ALPHA]; /* all ones when the row lies inside the input */
+    int shift[TILES]; /* patch's first column minus the vector's (0 inside the input) */
+} patch_map;
+
+/* Whether the vector reads apply: images at least 8 pixels wide (narrower
+ * rows are read float by float). */
+static int vector_rows(int in_w) {
+    return TILES == 8 && in_w >= 8;
+}
+
+static void map_patches(const int *base, const int *y0, const int *x0, int in_h, int in_w,
+                        patch_map *pm) {
+#pragma unroll
+    for (int j = 0; j < TILES; j++) {
+        const int xs = vector_rows(in_w) ? clamp(x0[j], 0, in_w - 8) : 0;
+#pragma unroll
+        for (int r = 0; r < ALPHA; r++) {
+            const int iy = y0[j] + r;
+            pm->row[j][r] = base[j] + clamp(iy, 0, in_h - 1) * in_w + xs;
+            pm->row_mask[j][r] = -((iy >= 0) & (iy < in_h));
+        }
+        /* Beyond 8 lanes everything is padding: the shift saturates. */
+        pm->shift[j] = clamp(x0[j] - xs, -8, 8);
+    }
+}
+
 /* res[r * ALPHA + c] = (B^T d B)[r][c] for the patches d of a work-item's
- * tiles in one input plane (lanes: tiles). base, y0 and x0 give, per lane,
- * the image's offset and the patch's first row and column (negative in the
- * padding). */
-static void input_tile(const __global float *plane, const int *base, const int *y0,
-                       const int *x0, int in_h, int in_w, floatv *res) {
-    /* Rows first: t[r][k] = (d B)[r][k]. Each lane reads its patch row
-     * with vector loads when the row lies inside the input; rows that
-     * touch the padding are read at clamped indices, which keep every load
-     * inside the plane, and masked: the masks are all ones inside the input
-     * and zero in the padding. */
+ * tiles in one input plane. The generic path (x0: per lane, the patch's
+ * first column) serves images narrower than 8 pixels and other lane
+ * counts. */
+static void input_tile(const __global float *plane, const patch_map *pm, const int *x0,
+                       int in_w, floatv *res) {
+    /* Rows first: t[r][k] = (d B)[r][k]. */
     floatv t[ALPHA * ALPHA];
 #pragma unroll
     for (int r = 0; r < ALPHA; r++) {
         floatv d[ALPHA];
 #if TILES == 8
-        /* Each lane's patch row as one vector (the first ALPHA floats), then
-         * an 8 x 8 transpose turns lanes of rows into lanes of tiles. */
-        float8 rows[8], columns[8];
+        if (vector_rows(in_w)) {
+            /* Each lane's patch row as one vector (the first ALPHA floats),
+             * then an 8 x 8 transpose turns lanes of rows into lanes of
+             * tiles. */
+            float8 rows[8], columns[8];
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const int iy = y0[j] + r;
-            const __global float *row = plane + base[j] + clamp(iy, 0, in_h - 1) * in_w;
-            if (iy >= 0 && iy < in_h && x0[j] >= 0 && x0[j] + 8 <= in_w) {
-                rows[j] = vload8(0, row + x0[j]);
-            } else {
-                const int row_mask = -((iy >= 0) & (iy < in_h));
-                int lanes[8];
-#pragma unroll
-                for (int c = 0; c < 8; c++) {
-                    const int ix = x0[j] + c;
-                    const int mask = row_mask & -((ix >= 0) & (ix < in_w));
-                    lanes[c] = as_int(row[clamp(ix, 0, in_w - 1)]) & mask;
+            for (int j = 0; j < 8; j++) {
+                float8 v = vload8(0, plane + pm->row[j][r]);
+                if (pm->shift[j] != 0) {
+                    /* Shifted through memory: an unaligned load from the
+                     * vector stored between zeros. */
+                    float pad[24];
+                    vstore8((float8)(0.0f), 0, pad);
+                    vstore8(v, 1, pad);
+                    vstore8((float8)(0.0f), 2, pad);
+                    v = vload8(0, pad + 8 + pm->shift[j]);
                 }
-                rows[j] = as_float8(vload8(0, lanes));
+                rows[j] = as_float8(as_int8(v) & (int8)(pm->row_mask[j][r]));
             }
-        }
-        transpose8(rows, columns);
+            transpose8(rows, columns);
 #pragma unroll
-        for (int c = 0; c < ALPHA; c++)
-            d[c] = columns[c];
-#else
-        float p[TILES][ALPHA];
-#pragma unroll
-        for (int j = 0; j < TILES; j++) {
-            const int iy = y0[j] + r;
-            const __global float *row = plane + base[j] + clamp(iy, 0, in_h - 1) * in_w;
-            const int row_mask = -((iy >= 0) & (iy < in_h));
-#pragma unroll
-            for (int c = 0; c < ALPHA; c++) {
-                const int ix = x0[j] + c;
-                const int mask = row_mask & -((ix >= 0) & (ix < in_w));
-                p[j][c] = as_float(as_int(row[clamp(ix, 0, in_w - 1)]) & mask);
-            }
-        }
-#pragma unroll
-        for (int c = 0; c < ALPHA; c++)
-            d[c] = GATHER(p, c);
+            for (int c = 0; c < ALPHA; c++)
+                d[c] = columns[c];
+        } else
 #endif
+        {
+            float p[TILES][ALPHA];
+#pragma unroll
+            for (int j = 0; j < TILES; j++) {
+                const __global float *row = plane + pm->row[j][r];
+#pragma unroll
+                for (int c = 0; c < ALPHA; c++) {
+                    const int ix = x0[j] + c;
+                    const int mask = pm->row_mask[j][r] & -((ix >= 0) & (ix < in_w));
+                    p[j][c] = as_float(as_int(row[clamp(ix, 0, in_w - 1)]) & mask);
+                }
+            }
+#pragma unroll
+            for (int c = 0; c < ALPHA; c++)
+                d[c] = GATHER(p, c);
+        }
         INPUT_LINE(d, 1, (t + r * ALPHA), 1);
     }
 
@@ -270,6 +305,33 @@ static void output_tile(const floatv *x, float bias, int relu, float y[WINO_M * 
 static void store_tiles(__global float *plane, int out_bstride, int out_h, int out_w,
                         const int *n, const int *oy, const int *ox, int lanes,
                         float y[WINO_M * WINO_M][TILES]) {
+#if TILES == 8 && WINO_M == 4
+    /* Whole tiles in every lane: two rows of each tile at a time, 8 x 8
+     * transposed so that each lane's rows are two vectors of 4 pixels. */
+    int whole = lanes == 8;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+        whole &= (oy[j] + 4 <= out_h) & (ox[j] + 4 <= out_w);
+    if (whole) {
+#pragma unroll
+        for (int r = 0; r < 4; r += 2) {
+            float8 rows[8], lanes8[8];
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                rows[c] = vload8(0, y[r * 4 + c]);
+                rows[4 + c] = vload8(0, y[(r + 1) * 4 + c]);
+            }
+            transpose8(rows, lanes8);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                __global float *p = plane + n[j] * out_bstride + (oy[j] + r) * out_w + ox[j];
+                vstore4(lanes8[j].lo, 0, p);
+                vstore4(lanes8[j].hi, 0, p + out_w);
+            }
+        }
+        return;
+    }
+#endif
     for (int j = 0; j < lanes; j++) {
         __global float *tile = plane + n[j] * out_bstride + oy[j] * out_w + ox[j];
         const int rows = min(WINO_M, out_h - oy[j]), columns = min(WINO_M, out_w - ox[j]);
@@ -304,8 +366,10 @@ __kernel void winograd_input(__global const float *in, int in_off, int in_bstrid
         y0[j] -= pad_top;
         x0[j] -= pad_left;
     }
+    patch_map pm;
+    map_patches(base, y0, x0, in_h, in_w, &pm);
     floatv res[ALPHA * ALPHA];
-    input_tile(in + in_off + ci * in_h * in_w, base, y0, x0, in_h, in_w, res);
+    input_tile(in + in_off + ci * in_h * in_w, &pm, x0, in_w, res);
 
     /* Stored a vector of tiles at a time. */
     __global float *dst = v + v_off + ci * cols + col0;
@@ -377,25 +441,33 @@ __kernel void winograd_output(__global const float *mm, int m_off, __global floa
  * of tiles in local memory, which a CPU keeps in its caches) feeds the
  * multiplications by U directly, CO_BLOCK output channels at a time, and the
  * output transform follows at once: V and M never travel through memory.
- * u is [ALPHA^2][out_c][in_c], as the GEMM path has it.
+ * Here u is [ALPHA^2][in_c][u_stride]: the CO_BLOCK filter values that
+ * multiply one vector of V are neighbours, and u_stride rounds out_c up to
+ * a multiple of CO_BLOCK with zero filters, which the last block computes
+ * and does not store.
  *
- * NDRange: dim 0 = ceil(cols / TILES); one work-item per work-group. */
+ * A work-item computes co_per_item output channels (a multiple of
+ * CO_BLOCK): all of them when there are enough tiles to keep every core
+ * busy, fewer when a batch of small images has few tiles, each work-item
+ * then transforming its tiles' input anew.
+ *
+ * NDRange: dim 0 = ceil(cols / TILES), dim 1 = ceil(out_c / co_per_item);
+ * one work-item per work-group. */
 
-#ifndef NOGEMM
-#define NOGEMM 0
-#endif
 #ifndef CO_BLOCK
 #define CO_BLOCK 8 /* output channels per pass: CO_BLOCK accumulator vectors */
 #endif
 
 __kernel void winograd_fused(__global const float *in, int in_off, int in_bstride,
                              __global float *out, int out_off, int out_bstride,
-                             __global const float *u, __global const float *bias, int has_bias,
-                             int relu, int in_c, int in_h, int in_w, int out_c, int out_h,
-                             int out_w, int pad_top, int pad_left, int tiles_h, int tiles_w,
-                             int cols, __local floatv *vt) {
+                             __global const float *u, int u_stride, __global const float *bias,
+                             int has_bias, int relu, int in_c, int in_h, int in_w, int out_c,
+                             int out_h, int out_w, int pad_top, int pad_left, int tiles_h,
+                             int tiles_w, int cols, int co_per_item, __local floatv *vt) {
     const int col0 = (int)get_global_id(0) * TILES;
-    if (col0 >= cols)
+    const int co_first = (int)get_global_id(1) * co_per_item;
+    const int co_end = min(out_c, co_first + co_per_item);
+    if (col0 >= cols || co_first >= out_c)
         return;
 
     int n[TILES], oy[TILES], ox[TILES], base[TILES], y0[TILES], x0[TILES];
@@ -410,9 +482,11 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
     /* vt[xi * in_c + ci]: the transformed patches of every input channel. */
     const __global float *image = in + in_off;
     const int in_hw = in_h * in_w;
+    patch_map pm;
+    map_patches(base, y0, x0, in_h, in_w, &pm);
     for (int ci = 0; ci < in_c; ci++) {
         floatv res[ALPHA * ALPHA];
-        input_tile(image + ci * in_hw, base, y0, x0, in_h, in_w, res);
+        input_tile(image + ci * in_hw, &pm, x0, in_w, res);
 #pragma unroll
         for (int xi = 0; xi < ALPHA * ALPHA; xi++)
             vt[xi * in_c + ci] = res[xi];
@@ -420,13 +494,7 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
 
     const int lanes = min(TILES, cols - col0);
     const int out_hw = out_h * out_w;
-    for (int co0 = 0; co0 < out_c; co0 += CO_BLOCK) {
-        /* Channels past out_c in the last block repeat the last one and
-         * are not stored. */
-        const __global float *urow[CO_BLOCK];
-#pragma unroll
-        for (int b = 0; b < CO_BLOCK; b++)
-            urow[b] = u + min(co0 + b, out_c - 1) * in_c;
+    for (int co0 = co_first; co0 < co_end; co0 += CO_BLOCK) {
         floatv mt[CO_BLOCK][ALPHA * ALPHA];
         for (int xi = 0; xi < ALPHA * ALPHA; xi++) {
             floatv acc[CO_BLOCK];
@@ -434,18 +502,19 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
             for (int b = 0; b < CO_BLOCK; b++)
                 acc[b] = (floatv)(0.0f);
             const __local floatv *vx = vt + xi * in_c;
-            const int uoff = xi * out_c * in_c;
-            for (int ci = 0; ci < (NOGEMM ? 1 : in_c); ci++) {
+            const __global float *ux = u + xi * in_c * u_stride + co0;
+            for (int ci = 0; ci < in_c; ci++) {
                 const floatv x = vx[ci];
+                const __global float *uc = ux + ci * u_stride;
 #pragma unroll
                 for (int b = 0; b < CO_BLOCK; b++)
-                    acc[b] = fma((floatv)(urow[b][uoff + ci]), x, acc[b]);
+                    acc[b] = fma((floatv)(uc[b]), x, acc[b]);
             }
 #pragma unroll
             for (int b = 0; b < CO_BLOCK; b++)
                 mt[b][xi] = acc[b];
         }
-        for (int b = 0; b < CO_BLOCK && co0 + b < out_c; b++) {
+        for (int b = 0; b < CO_BLOCK && co0 + b < co_end; b++) {
             float y[WINO_M * WINO_M][TILES];
             output_tile(mt[b], has_bias ? bias[co0 + b] : 0.0f, relu, y);
             store_tiles(out + out_off + (co0 + b) * out_hw, out_bstride, out_h, out_w, n, oy,

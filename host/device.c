@@ -93,7 +93,7 @@ static clnet_device_type device_type_of(cl_device_type type) {
     return CLNET_DEVICE_TYPE_OTHER;
 }
 
-static const char *type_word(clnet_device_type type) {
+const char *clnet_device_type_name(clnet_device_type type) {
     switch (type) {
     case CLNET_DEVICE_TYPE_CPU: return "cpu";
     case CLNET_DEVICE_TYPE_GPU: return "gpu";
@@ -352,7 +352,7 @@ static void describe_devices(const clnet_device_info *list, size_t count, char *
     for (size_t i = 0; i < count && used + 1 < capacity; i++) {
         int n = snprintf(buf + used, capacity - used, "%s%d:%d %s (%s)", i ? ", " : "",
                          list[i].platform_index, list[i].device_index, list[i].name,
-                         type_word(list[i].type));
+                         clnet_device_type_name(list[i].type));
         if (n < 0)
             break;
         used += (size_t)n;
@@ -383,7 +383,7 @@ static long match_selector(const clnet_device_info *list, size_t count, const ch
     static const clnet_device_type types[] = {CLNET_DEVICE_TYPE_GPU, CLNET_DEVICE_TYPE_CPU,
                                               CLNET_DEVICE_TYPE_ACCELERATOR};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        if (equals_ignoring_case(selector, type_word(types[t]))) {
+        if (equals_ignoring_case(selector, clnet_device_type_name(types[t]))) {
             *why = "no OpenCL device is of type";
             return first_of_type(list, count, types[t]);
         }
@@ -441,7 +441,7 @@ clnet_status clnet_device_select(const char *selector, clnet_device_info *out) {
     free(list);
     if (clnet_log_enabled(CLNET_LOG_DEBUG))
         clnet_log(CLNET_LOG_DEBUG, "device", "selected %d:%d %s (%s) for selector '%s'%s",
-                  out->platform_index, out->device_index, out->name, type_word(out->type),
+                  out->platform_index, out->device_index, out->name, clnet_device_type_name(out->type),
                   selector ? selector : "default", source);
     return CLNET_STATUS_OK;
 }

@@ -25,15 +25,16 @@ static const gemm_tiles gpu_tiles[] = {
  * BLOCK_N vectors of VW = 8 columns (one AVX register each): 12 accumulator
  * registers of AVX2's 16, leaving room for the two B vectors and the
  * broadcast A value. Each work-item runs COL_BLOCKS such blocks. Measured on
- * PoCL (2 Zen 3 cores, AVX2; GFLOP per CPU-second, so that other load on
- * the machine does not count) over the GEMM shapes of the built-in networks
- * (M = 12 to 64, K = 16 to 576, N = 128 to 2048): 6 x 2 x 8 with 4 blocks
- * per work-item ran 30-75 where 4 x 2 x 8 ran 25-67 and one block per
- * work-item 17-62; the small-K shapes of the Winograd domain gain most from
- * the longer work-items. */
-#define CPU_BLOCK_M 6
-#define CPU_BLOCK_N 2
-#define CPU_VW 8
+ * PoCL (2 Zen 3 cores, AVX2) in GFLOP per CPU-second, so that other load on
+ * the machine does not count, over the GEMM shapes of the built-in networks
+ * (M = 12 to 256, K = 16 to 576, N = 64 to 2048): 6 x 2 x 8 with 4 blocks
+ * per work-item ran 25-72, where 4 x 2 x 8 ran 25-67, one block per
+ * work-item 17-62, and the local-memory tiles of gemm_tiled 11-16; the
+ * small-K GEMMs of the Winograd domain gain most from the longer
+ * work-items. */
+#define CPU_BLOCK_M    6
+#define CPU_BLOCK_N    2
+#define CPU_VW         8
 #define CPU_COL_BLOCKS 4
 
 clnet_gemm_backend clnet_gemm_auto_backend(const clnet_context *ctx) {
@@ -61,7 +62,7 @@ static clnet_status check_matrix(const char *name, cl_mem buf, int off, int ld, 
     if ((unsigned long long)end > bytes / sizeof(float))
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           OP ": matrix %s (%d x %d) ends at float %lld, past the end of its "
-                          "buffer of %zu floats",
+                             "buffer of %zu floats",
                           name, rows, cols, end, bytes / sizeof(float));
     /* Limitation: kernels index with int, so a matrix must end below 2^31 floats. */
     if (end > INT_MAX)
@@ -77,8 +78,8 @@ static clnet_status check_args(const clnet_gemm_args *p, int a_stride) {
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           OP ": sizes M=%d, N=%d, K=%d and batch %d must be positive", p->m, p->n,
                           p->k, p->batch);
-    CLNET_TRY(check_matrix("A", p->a, p->a_off, p->lda, a_stride, p->m, p->k,
-                           a_stride ? p->batch : 1));
+    CLNET_TRY(
+        check_matrix("A", p->a, p->a_off, p->lda, a_stride, p->m, p->k, a_stride ? p->batch : 1));
     CLNET_TRY(check_matrix("B", p->b, p->b_off, p->ldb, p->b_stride, p->k, p->n, p->batch));
     CLNET_TRY(check_matrix("C", p->c, p->c_off, p->ldc, p->c_stride, p->m, p->n, p->batch));
     if (p->bias)
@@ -108,18 +109,17 @@ static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int
     cl_mem bias = p->bias;
     int has_bias = bias != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),        CLNET_ARG(p->n),     CLNET_ARG(p->k),      CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),   CLNET_ARG(a_stride),  CLNET_ARG(p->b),
-        CLNET_ARG(p->b_off),    CLNET_ARG(p->ldb),   CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
-        CLNET_ARG(p->c_off),    CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride), CLNET_ARG(bias),
-        CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
+        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
+        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
+        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
     };
     size_t threads_n = (size_t)(t->tile_n / t->vw);
     size_t threads_m = (size_t)(t->tile_m / t->wpt_m);
     size_t local[3] = {threads_n, threads_m, 1};
     size_t global[3] = {(size_t)((p->n + t->tile_n - 1) / t->tile_n) * threads_n,
-                        (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m,
-                        (size_t)p->batch};
+                        (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m, (size_t)p->batch};
     return clnet_launch(ctx, kernel, "gemm_tiled", (int)(sizeof args / sizeof args[0]), args, 3,
                         global, local, events);
 }
@@ -138,11 +138,11 @@ static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int
     cl_mem bias = p->bias;
     int has_bias = bias != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),        CLNET_ARG(p->n),     CLNET_ARG(p->k),      CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),   CLNET_ARG(a_stride),  CLNET_ARG(p->b),
-        CLNET_ARG(p->b_off),    CLNET_ARG(p->ldb),   CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
-        CLNET_ARG(p->c_off),    CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride), CLNET_ARG(bias),
-        CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
+        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
+        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
+        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
     };
     size_t cols = (size_t)(CPU_BLOCK_N * CPU_VW * CPU_COL_BLOCKS);
     size_t local[3] = {1, 1, 1};
@@ -159,11 +159,10 @@ static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, i
      * transposition kernels. */
     cl_event done = NULL;
     CLBlastStatusCode status = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)p->m,
-        (size_t)p->n, (size_t)p->k, 1.0f, p->a, (size_t)p->a_off, (size_t)p->lda, (size_t)a_stride, p->b,
+        CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)p->m, (size_t)p->n,
+        (size_t)p->k, 1.0f, p->a, (size_t)p->a_off, (size_t)p->lda, (size_t)a_stride, p->b,
         (size_t)p->b_off, (size_t)p->ldb, (size_t)p->b_stride, 0.0f, p->c, (size_t)p->c_off,
-        (size_t)p->ldc, (size_t)p->c_stride, (size_t)p->batch, &ctx->queue,
-        events ? &done : NULL);
+        (size_t)p->ldc, (size_t)p->c_stride, (size_t)p->batch, &ctx->queue, events ? &done : NULL);
     if (status != CLBlastSuccess)
         return clnet_fail(CLNET_STATUS_DEVICE_ERROR,
                           OP ": CLBlastSgemmStridedBatched (M=%d, N=%d, K=%d, batch %d) failed "
@@ -187,8 +186,8 @@ static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, i
     cl_mem bias = p->bias;
     int has_bias = bias != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->c),   CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),      CLNET_ARG(p->c_stride),
-        CLNET_ARG(p->n),   CLNET_ARG(bias),     CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
+        CLNET_ARG(p->c), CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride),
+        CLNET_ARG(p->n), CLNET_ARG(bias),     CLNET_ARG(has_bias), CLNET_ARG(p->relu),
     };
     size_t global[3] = {(size_t)p->n, (size_t)p->m, (size_t)p->batch};
     return clnet_launch(ctx, kernel, "bias_relu", (int)(sizeof args / sizeof args[0]), args, 3,
@@ -206,8 +205,7 @@ static clnet_status gemm_run(clnet_context *ctx, clnet_gemm_backend backend,
     case CLNET_GEMM_CLNET:
         return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? gemm_block(ctx, args, a_stride, events)
                                                        : gemm_tiled(ctx, args, a_stride, events);
-    case CLNET_GEMM_CLBLAST:
-        return gemm_clblast(ctx, args, a_stride, events);
+    case CLNET_GEMM_CLBLAST: return gemm_clblast(ctx, args, a_stride, events);
     default:
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": unknown backend %d", (int)backend);
     }
@@ -219,7 +217,6 @@ clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const cl
 }
 
 clnet_status clnet_gemm_strided_a(clnet_context *ctx, clnet_gemm_backend backend,
-                                  const clnet_gemm_args *args, int a_stride,
-                                  clnet_events *events) {
+                                  const clnet_gemm_args *args, int a_stride, clnet_events *events) {
     return gemm_run(ctx, backend, args, a_stride, events);
 }

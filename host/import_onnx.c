@@ -1,6 +1,7 @@
 /* ONNX import: the protobuf is parsed by protobuf-c, shape arithmetic on
  * constants is folded, and every remaining node becomes a clnet layer. */
 #include "import.h"
+#include "import_util.h"
 
 #include <errno.h>
 #include <float.h>
@@ -171,42 +172,13 @@ static const char *format_dims(const int64_t *dims, int rank, char *buf, size_t 
 /* Reading and parsing the file                                             */
 
 static clnet_status read_file(const char *path, uint8_t **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clnet_fail(errno == ENOENT ? CLNET_STATUS_NOT_FOUND : CLNET_STATUS_IO_ERROR,
-                          "cannot open '%s': %s", path, strerror(errno));
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return clnet_fail(CLNET_STATUS_IO_ERROR, "cannot find the size of '%s'", path);
-    }
-    if (n == 0) {
-        fclose(f);
-        return clnet_fail(CLNET_STATUS_FORMAT_ERROR, "'%s' is empty", path);
-    }
-    if (n > MAX_FILE_BYTES) {
-        fclose(f);
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          "'%s' is %ld bytes; clnet reads ONNX files of at most 1 GiB", path, n);
-    }
-    *data = malloc((size_t)n);
-    if (!*data) {
-        fclose(f);
-        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory reading '%s' (%ld bytes)",
-                          path, n);
-    }
-    size_t got = fread(*data, 1, (size_t)n, f);
-    int failed = ferror(f);
-    fclose(f);
-    if (got != (size_t)n) {
+    CLNET_TRY(clnet_import_read_file(path, MAX_FILE_BYTES, "ONNX files of at most 1 GiB", data,
+                                     size));
+    if (*size == 0) {
         free(*data);
         *data = NULL;
-        return clnet_fail(CLNET_STATUS_IO_ERROR, "reading '%s': %s", path,
-                          failed ? strerror(errno) : "the file shrank while being read");
+        return clnet_fail(CLNET_STATUS_FORMAT_ERROR, "'%s' is empty", path);
     }
-    *size = (size_t)n;
     return CLNET_STATUS_OK;
 }
 
@@ -1113,6 +1085,17 @@ static clnet_status import_conv(importer *im, int ni, const Onnx__NodeProto *n) 
     return set_tensor(im, node_output(im, n, 0), y, 4);
 }
 
+/* Finishes a shape-preserving layer: calls it on x and gives output 0. */
+static clnet_status unary_layer(importer *im, const Onnx__NodeProto *n, clnet_layer *layer,
+                                const value *x) {
+    clnet_tensor y;
+    CLNET_TRY(clnet_layer_call1(layer, x->tensor, &y));
+    value *out = node_output(im, n, 0);
+    CLNET_TRY(set_tensor(im, out, y, x->rank));
+    memcpy(out->dims, x->dims, sizeof out->dims);
+    return CLNET_STATUS_OK;
+}
+
 static clnet_status import_batchnorm(importer *im, int ni, const Onnx__NodeProto *n) {
     static const char *const attrs[] = {"epsilon", "momentum", "spatial", "training_mode", NULL};
     CLNET_TRY(check_attrs(n, attrs));
@@ -1145,25 +1128,10 @@ static clnet_status import_batchnorm(importer *im, int ni, const Onnx__NodeProto
     char name[MAX_NAME + 80];
     CLNET_TRY(layer_name(im, ni, name, sizeof name));
     clnet_layer *layer;
-    clnet_tensor y;
     CLNET_TRY(clnet_layer_batchnorm(im->g, name, epsilon, &layer));
-    CLNET_TRY(clnet_layer_call1(layer, x->tensor, &y));
+    CLNET_TRY(unary_layer(im, n, layer, x));
     for (int k = 0; k < 4; k++)
         CLNET_TRY(clnet_layer_set_weight(layer, weights[k], p[k]->f, p[k]->count));
-    value *out = node_output(im, n, 0);
-    CLNET_TRY(set_tensor(im, out, y, x->rank));
-    memcpy(out->dims, x->dims, sizeof out->dims);
-    return CLNET_STATUS_OK;
-}
-
-/* Finishes a shape-preserving layer: calls it on x and gives output 0. */
-static clnet_status unary_layer(importer *im, const Onnx__NodeProto *n, clnet_layer *layer,
-                                const value *x) {
-    clnet_tensor y;
-    CLNET_TRY(clnet_layer_call1(layer, x->tensor, &y));
-    value *out = node_output(im, n, 0);
-    CLNET_TRY(set_tensor(im, out, y, x->rank));
-    memcpy(out->dims, x->dims, sizeof out->dims);
     return CLNET_STATUS_OK;
 }
 

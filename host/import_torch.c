@@ -1,6 +1,7 @@
 /* PyTorch state dicts saved by torch.save (the legacy format and the zip format) loaded by
  * parameter name into a built-in architecture. */
 #include "import.h"
+#include "import_util.h"
 #include "torch_pickle.h"
 
 #include <errno.h>
@@ -95,34 +96,6 @@ static clnet_status index_storages(torch_file *f) {
 /* ------------------------------------------------------------------------ */
 /* Legacy format: five pickles, then each storage as an int64 count and its elements     */
 
-static clnet_status read_whole_file(torch_file *f) {
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp)
-        return clnet_fail(errno == ENOENT ? CLNET_STATUS_NOT_FOUND : CLNET_STATUS_IO_ERROR,
-                          "cannot open '%s': %s", f->path, strerror(errno));
-    long end = -1;
-    if (fseek(fp, 0, SEEK_END) == 0)
-        end = ftell(fp);
-    if (end < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        return clnet_fail(CLNET_STATUS_IO_ERROR, "cannot find the size of '%s'", f->path);
-    }
-    f->size = (size_t)end;
-    f->bytes = malloc(f->size ? f->size : 1);
-    if (!f->bytes) {
-        fclose(fp);
-        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "reading '%s': cannot hold its %zu bytes",
-                          f->path, f->size);
-    }
-    size_t got = fread(f->bytes, 1, f->size, fp);
-    int failed = ferror(fp);
-    fclose(fp);
-    if (got != f->size || failed)
-        return clnet_fail(CLNET_STATUS_IO_ERROR, "reading '%s': %zu of %zu bytes read", f->path,
-                          got, f->size);
-    return CLNET_STATUS_OK;
-}
-
 static clnet_status check_legacy_header(torch_file *f, size_t *pos) {
     const clnet_pickle_value *version = NULL, *info = NULL;
     CLNET_TRY(clnet_pickle_run(f->pickle, f->bytes, f->size, pos, &version));
@@ -202,7 +175,7 @@ static clnet_status locate_legacy_storages(torch_file *f, const clnet_pickle_val
 }
 
 static clnet_status open_legacy(torch_file *f) {
-    CLNET_TRY(read_whole_file(f));
+    CLNET_TRY(clnet_import_read_file(f->path, 0, NULL, &f->bytes, &f->size));
     if (f->size < sizeof legacy_magic || memcmp(f->bytes, legacy_magic, sizeof legacy_magic))
         return clnet_fail(CLNET_STATUS_FORMAT_ERROR,
                           "reading '%s': not a torch.save file (no magic number)", f->path);

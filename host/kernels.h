@@ -131,20 +131,38 @@ clnet_status clnet_gemm_strided_a(clnet_context *ctx, clnet_gemm_backend backend
                                   const clnet_gemm_args *args, int a_stride,
                                   clnet_events *events);
 
-/* Winograd convolution F(tile x tile, 3x3), tile 2 or 4 (host/winograd.c):
- * for 3x3 kernels with stride 1 and dilation 1, any padding. Filters are
- * transformed once on the host into u, [alpha^2][out_c][in_c] floats with
- * alpha = tile + 2, from OIHW kernels given in double (folded or not). */
+/* Winograd convolution F(tile x tile, 3x3), tile 2 or 4 (host/winograd.c),
+ * for 3x3 kernels with stride 1 and dilation 1, any padding. Two paths:
+ * the input transform, clnet_gemm_strided_a over the alpha^2 positions of
+ * the transformed domain (alpha = tile + 2) and the output transform, in
+ * three launches with V and M in scratch space; or one fused kernel (CPUs),
+ * without scratch space. The filters are transformed once, on the host,
+ * from OIHW kernels given in double (folded or not), into u: for the GEMM
+ * path [alpha^2][out_c][in_c], for the fused path [alpha^2][in_c][out_c
+ * rounded up to a multiple of 8, zero filters after the last]. */
 int clnet_conv2d_winograd_applies(const clnet_conv_geometry *g);
-size_t clnet_winograd_filter_floats(const clnet_conv_geometry *g, int tile);
-void clnet_winograd_transform_filters(int tile, int out_c, int in_c, const double *kernel,
-                                      float *u);
-/* Floats of scratch space clnet_conv2d_winograd needs for a batch. */
-size_t clnet_conv2d_winograd_scratch(const clnet_conv_geometry *g, int tile, int batch);
+/* Whether clnet_conv2d_winograd takes the fused path for this layer on this
+ * device: then the filters use the fused layout and no scratch is needed. */
+int clnet_conv2d_winograd_fuses(const clnet_context *ctx, const clnet_conv_geometry *g,
+                                int tile);
+size_t clnet_winograd_filter_floats(const clnet_conv_geometry *g, int tile, int fused);
+void clnet_winograd_transform_filters(int tile, int fused, int out_c, int in_c,
+                                      const double *kernel, float *u);
+/* Floats of scratch space clnet_conv2d_winograd needs for a batch, and
+ * that the GEMM path needs. */
+size_t clnet_conv2d_winograd_scratch(const clnet_context *ctx, const clnet_conv_geometry *g,
+                                     int tile, int batch);
+size_t clnet_conv2d_winograd_gemm_scratch(const clnet_conv_geometry *g, int tile, int batch);
+/* The path clnet_conv2d_winograd_fuses chooses, with the layout it implies. */
 clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
                                    int batch, clnet_dview in, clnet_dview out, cl_mem u,
                                    cl_mem bias, int relu, clnet_gemm_backend backend,
                                    cl_mem scratch, clnet_events *events);
+clnet_status clnet_conv2d_winograd_gemm(clnet_context *ctx, const clnet_conv_geometry *g,
+                                        int tile, int batch, clnet_dview in, clnet_dview out,
+                                        cl_mem u, cl_mem bias, int relu,
+                                        clnet_gemm_backend backend, cl_mem scratch,
+                                        clnet_events *events);
 clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_geometry *g,
                                          int tile, int batch, clnet_dview in, clnet_dview out,
                                          cl_mem u, cl_mem bias, int relu,

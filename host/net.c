@@ -122,8 +122,8 @@ static size_t scratch_floats(const clnet_net *net, int batch) {
         if (s->algo == CLNET_CONV_IM2COL_GEMM)
             n = clnet_conv2d_im2col_scratch(c, batch);
         else if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
-            n = clnet_conv2d_winograd_scratch(c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
-                                              batch);
+            n = clnet_conv2d_winograd_scratch(net->ctx, c,
+                                              s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4, batch);
         if (n > most)
             most = n;
     }

@@ -139,14 +139,26 @@ static clnet_conv_algo choose_conv_algo(const clnet_net *net, const clnet_conv_g
     case CLNET_CONV_AUTO:
         break;
     }
+    /* The rule below was measured on PoCL (2 Zen 3 cores, AVX2), as CPU
+     * time per batch of 32 images so that other load on the machine does
+     * not count, on the convolution shapes of the built-in networks:
+     * - 3x3 stride 1 dilation 1: Winograd F(4x4,3x3) (the fused kernel on
+     *   CPUs) beat F(2x2,3x3), im2col + GEMM and the direct kernel on every
+     *   shape: 1.2x the best other on the Y-network's 1-channel stem, 2.5x
+     *   on the 3-channel stems, 2.6x at 128 channels on 8x8 (im2col), 4.2x
+     *   at 16 channels on 32x32 and 5x on DenseNet's 48 -> 12 (direct).
+     *   Limitation: at batch 1, 8x8 layers run faster with F(2x2), whose
+     *   16 tiles fill two 8-lane work-items where F(4x4)'s 4 half-fill one;
+     *   choosing per batch would need both filter sets.
+     * - 1x1 stride 1 unpadded: a plain GEMM over the pixels.
+     * - the rest (3x3 and 1x1 stride 2, dilated): unfolding the patches for
+     *   a GEMM ran 2.4-3.9x faster than the direct kernel from 16 input
+     *   channels on; only tiny reductions stay direct. */
     if (pointwise)
         return CLNET_CONV_GEMM_1X1;
-    if (clnet_conv2d_winograd_applies(c) && c->in_c >= 8)
+    if (clnet_conv2d_winograd_applies(c))
         return CLNET_CONV_WINOGRAD_4X4;
-    /* A GEMM pays for unfolding the patches once the reduction is long
-     * enough to keep its tiles busy; short ones (the 3-channel stem) run
-     * faster directly. */
-    return c->in_c * c->kh * c->kw >= 64 ? CLNET_CONV_IM2COL_GEMM : CLNET_CONV_DIRECT;
+    return c->in_c * c->kh * c->kw >= 16 ? CLNET_CONV_IM2COL_GEMM : CLNET_CONV_DIRECT;
 }
 
 static void name_kernel(clnet_step *s) {

@@ -48,7 +48,8 @@ static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
     int out_c = kernel->dims[0];
     size_t per_out = kernel->count / (size_t)out_c;
     int tile = s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4;
-    size_t u_count = clnet_winograd_filter_floats(geom, tile);
+    int fused = clnet_conv2d_winograd_fuses(net->ctx, geom, tile);
+    size_t u_count = clnet_winograd_filter_floats(geom, tile, fused);
 
     double *w = malloc(kernel->count * sizeof *w);
     double *scale = malloc((size_t)out_c * sizeof *scale);
@@ -72,7 +73,7 @@ static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
             double b0 = bias ? bias->data[o] : 0.0;
             b[o] = (float)(b0 * scale[o] + shift[o]);
         }
-        clnet_winograd_transform_filters(tile, out_c, geom->in_c, w, u);
+        clnet_winograd_transform_filters(tile, fused, out_c, geom->in_c, w, u);
         st = upload(net, &s->weight, u, u_count, layer->name);
         if (st == CLNET_STATUS_OK && (bias || s->folded_bn >= 0))
             st = upload(net, &s->bias, b, (size_t)out_c, layer->name);

@@ -83,6 +83,9 @@ typedef struct clnet_device_info {
     int has_compiler; /* 0 on devices that only load pre-built binaries */
 } clnet_device_info;
 
+/* "cpu", "gpu", "accelerator" or "other": the words selectors use. */
+const char *clnet_device_type_name(clnet_device_type type);
+
 /* Lists every device of every OpenCL platform. On success *out is an array
  * of *count entries owned by the caller; release it with free(). A machine
  * without any OpenCL platform gives CLNET_STATUS_DEVICE_NOT_FOUND. */

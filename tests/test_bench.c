@@ -747,19 +747,15 @@ static void report_files_are_written_with_a_relative_chart_link(void **state) {
     assert_int_equal(bench_chart_path_for(md_path, svg_path, sizeof svg_path), 0);
     assert_non_null(strstr(svg_path, "/out.svg"));
     assert_int_equal(bench_report_write_files(&r, md_path, svg_path, err, sizeof err), 0);
-    FILE *f = fopen(md_path, "r");
-    assert_non_null(f);
-    char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, f);
+    size_t n;
+    char *text = (char *)test_read_file(md_path, &n);
     text[n] = '\0';
-    fclose(f);
     assert_non_null(strstr(text, "](out.svg)"));
-    f = fopen(svg_path, "r");
+    free(text);
+    FILE *f = fopen(svg_path, "r");
     assert_non_null(f);
     fclose(f);
-    remove(md_path);
-    remove(svg_path);
-    remove(dir);
+    test_remove_dir(dir);
 
     assert_int_equal(bench_report_write_files(&r, "/nonexistent-dir/x.md", NULL, err, sizeof err),
                      -1);

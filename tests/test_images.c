@@ -2,12 +2,9 @@
  * of files written here with libpng and libjpeg, of the shared lossless samples, and of
  * truncated, corrupted and hostile files, and of JPEGs of the shared CIFAR-10 tarball. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "test_util.h"
 
@@ -18,67 +15,22 @@
 /* ------------------------------------------------------------------------ */
 /* Scratch files                                                            */
 
-static char scratch_dir[256];
-
 static int make_scratch_dir(void **state) {
     (void)state;
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clnet-images-XXXXXX");
-    return mkdtemp(scratch_dir) ? 0 : -1;
+    return test_scratch_create("images");
 }
 
 static int remove_scratch_dir(void **state) {
     (void)state;
-    DIR *d = opendir(scratch_dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", scratch_dir, e->d_name);
-            remove(path);
-        }
-        closedir(d);
-    }
-    rmdir(scratch_dir);
+    test_scratch_remove();
     return 0;
-}
-
-static const char *scratch_path(const char *name) {
-    static char path[4][600];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", scratch_dir, name);
-    return p;
-}
-
-static uint8_t *read_bytes(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *data = malloc((size_t)n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return data;
-}
-
-static void write_bytes(const char *path, const uint8_t *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (size)
-        assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* Decoding path must fail with status, a message containing needle (if
  * not NULL) and the file's name, and no pixels. */
 static void assert_image_fails(const char *path, clnet_status status, const char *needle) {
-    uint8_t *pixels = (uint8_t *)scratch_dir; /* must be reset to NULL */
+    static uint8_t sentinel;
+    uint8_t *pixels = &sentinel; /* must be reset to NULL */
     int h = -1, w = -1;
     TEST_FAILS(status, needle, clnet_image_read(path, &pixels, &h, &w));
     assert_null(pixels);
@@ -106,7 +58,7 @@ static void cifar_test_batch_has_10000_records_labelled_r_mod_10(void **state) {
 
     /* The pixels are the bytes after each label byte. */
     size_t size;
-    uint8_t *raw = read_bytes(path, &size);
+    uint8_t *raw = test_read_file(path, &size);
     assert_int_equal(size, (size_t)10000 * CIFAR_RECORD);
     for (int r = 0; r < count; r += 997)
         assert_memory_equal(pixels + (size_t)r * CIFAR_IMAGE, raw + (size_t)r * CIFAR_RECORD + 1,
@@ -143,8 +95,8 @@ static void cifar_rejects_truncated_empty_and_missing_files(void **state) {
     int count = -1;
 
     /* Two whole records and 100 bytes of a third. */
-    const char *path = scratch_path("truncated.bin");
-    write_bytes(path, record, 2 * CIFAR_RECORD + 100);
+    const char *path = test_scratch_path("truncated.bin");
+    test_write_file(path, record, 2 * CIFAR_RECORD + 100);
     TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, "6246 bytes",
                clnet_cifar_read(path, 0, &pixels, &labels, &count));
     assert_non_null(strstr(clnet_last_error(), "3073"));
@@ -157,19 +109,19 @@ static void cifar_rejects_truncated_empty_and_missing_files(void **state) {
     const char *real = test_shared_data("cifar10/test_batch.bin");
     if (real) {
         size_t size;
-        uint8_t *raw = read_bytes(real, &size);
-        write_bytes(path, raw, size - 1);
+        uint8_t *raw = test_read_file(real, &size);
+        test_write_file(path, raw, size - 1);
         free(raw);
         TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, "30729999 bytes",
                    clnet_cifar_read(path, 0, &pixels, &labels, &count));
     }
 
-    path = scratch_path("empty.bin");
-    write_bytes(path, record, 0);
+    path = test_scratch_path("empty.bin");
+    test_write_file(path, record, 0);
     TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, "0 bytes",
                clnet_cifar_read(path, 0, &pixels, &labels, &count));
     TEST_FAILS(CLNET_STATUS_NOT_FOUND, "missing.bin",
-               clnet_cifar_read(scratch_path("missing.bin"), 0, &pixels, &labels, &count));
+               clnet_cifar_read(test_scratch_path("missing.bin"), 0, &pixels, &labels, &count));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "negative",
                clnet_cifar_read(path, -1, &pixels, &labels, &count));
     assert_null(pixels);
@@ -182,8 +134,8 @@ static void cifar_rejects_labels_above_9(void **state) {
     uint8_t *records = calloc(3 * CIFAR_RECORD, 1);
     assert_non_null(records);
     records[2 * CIFAR_RECORD] = 10; /* the third record's label */
-    const char *path = scratch_path("label10.bin");
-    write_bytes(path, records, 3 * CIFAR_RECORD);
+    const char *path = test_scratch_path("label10.bin");
+    test_write_file(path, records, 3 * CIFAR_RECORD);
     uint8_t *pixels = NULL, *labels = NULL;
     int count = -1;
     TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, "record 2",
@@ -429,7 +381,7 @@ static void png_of_every_colour_type_decodes_exactly(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s.png", cases[i].name);
-        const char *path = scratch_path(name);
+        const char *path = test_scratch_path(name);
         png_spec s = {W,    H, cases[i].color_type, cases[i].bit_depth, cases[i].interlace, data, 0,
                       NULL, 0};
         if (s.color_type == PNG_COLOR_TYPE_PALETTE) {
@@ -504,7 +456,7 @@ static void jpeg_rgb_and_grey_decode_to_their_size(void **state) {
                 rgb[(y * W + x) * 3 + c] = smooth(x, y, c);
             grey[y * W + x] = smooth(x, y, 1);
         }
-    const char *rgb_path = scratch_path("rgb.jpg"), *grey_path = scratch_path("grey.jpg");
+    const char *rgb_path = test_scratch_path("rgb.jpg"), *grey_path = test_scratch_path("grey.jpg");
     write_jpeg(rgb_path, W, H, 3, JCS_RGB, rgb);
     write_jpeg(grey_path, W, H, 1, JCS_GRAYSCALE, grey);
 
@@ -539,7 +491,7 @@ static void jpeg_cmyk_is_unsupported(void **state) {
     uint8_t cmyk[H * W * 4];
     for (int i = 0; i < H * W * 4; i++)
         cmyk[i] = (uint8_t)(i * 3);
-    const char *path = scratch_path("cmyk.jpg");
+    const char *path = test_scratch_path("cmyk.jpg");
     write_jpeg(path, W, H, 4, JCS_CMYK, cmyk);
     assert_image_fails(path, CLNET_STATUS_UNSUPPORTED, "CMYK");
 }
@@ -553,17 +505,17 @@ static void rgb_png_bytes(const char *path, uint8_t **bytes, size_t *size) {
     png_spec s = {W, H, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, data, 0, NULL, 0};
     build_png_case(s.color_type, 8, W, H, data, &s.row_bytes, expected);
     write_png(path, &s);
-    *bytes = read_bytes(path, size);
+    *bytes = test_read_file(path, size);
 }
 
 static void truncated_png_and_jpeg_are_rejected_at_every_length(void **state) {
     (void)state;
     uint8_t *png_bytes;
     size_t png_size;
-    rgb_png_bytes(scratch_path("whole.png"), &png_bytes, &png_size);
-    const char *path = scratch_path("cut.png");
+    rgb_png_bytes(test_scratch_path("whole.png"), &png_bytes, &png_size);
+    const char *path = test_scratch_path("cut.png");
     for (size_t n = 1; n < png_size; n++) {
-        write_bytes(path, png_bytes, n);
+        test_write_file(path, png_bytes, n);
         assert_image_fails(path, CLNET_STATUS_FORMAT_ERROR, NULL);
     }
     free(png_bytes);
@@ -572,12 +524,12 @@ static void truncated_png_and_jpeg_are_rejected_at_every_length(void **state) {
     uint8_t rgb[H * W * 3];
     for (int i = 0; i < H * W * 3; i++)
         rgb[i] = smooth(i % W, i / (W * 3), i % 3);
-    write_jpeg(scratch_path("whole.jpg"), W, H, 3, JCS_RGB, rgb);
+    write_jpeg(test_scratch_path("whole.jpg"), W, H, 3, JCS_RGB, rgb);
     size_t jpeg_size;
-    uint8_t *jpeg_bytes = read_bytes(scratch_path("whole.jpg"), &jpeg_size);
-    path = scratch_path("cut.jpg");
+    uint8_t *jpeg_bytes = test_read_file(test_scratch_path("whole.jpg"), &jpeg_size);
+    path = test_scratch_path("cut.jpg");
     for (size_t n = 1; n < jpeg_size; n++) {
-        write_bytes(path, jpeg_bytes, n);
+        test_write_file(path, jpeg_bytes, n);
         assert_image_fails(path, CLNET_STATUS_FORMAT_ERROR, NULL);
     }
     free(jpeg_bytes);
@@ -587,12 +539,12 @@ static void png_with_any_byte_changed_is_rejected(void **state) {
     (void)state;
     uint8_t *bytes;
     size_t size;
-    rgb_png_bytes(scratch_path("whole.png"), &bytes, &size);
-    const char *path = scratch_path("damaged.png");
+    rgb_png_bytes(test_scratch_path("whole.png"), &bytes, &size);
+    const char *path = test_scratch_path("damaged.png");
     /* Every chunk of this file is critical and checksummed. */
     for (size_t i = 0; i < size; i++) {
         bytes[i] ^= 0x5A;
-        write_bytes(path, bytes, size);
+        test_write_file(path, bytes, size);
         bytes[i] ^= 0x5A;
         uint8_t *pixels = NULL;
         int h, w;
@@ -607,21 +559,21 @@ static void png_with_any_byte_changed_is_rejected(void **state) {
 
 static void non_images_empty_and_missing_files_are_rejected(void **state) {
     (void)state;
-    const char *path = scratch_path("text.png");
+    const char *path = test_scratch_path("text.png");
     const char *text = "this is not an image\n";
-    write_bytes(path, (const uint8_t *)text, strlen(text));
+    test_write_file(path, text, strlen(text));
     assert_image_fails(path, CLNET_STATUS_FORMAT_ERROR, "neither a PNG nor a JPEG");
-    path = scratch_path("empty.jpg");
-    write_bytes(path, (const uint8_t *)"", 0);
+    path = test_scratch_path("empty.jpg");
+    test_write_file(path, "", 0);
     assert_image_fails(path, CLNET_STATUS_FORMAT_ERROR, "empty");
-    assert_image_fails(scratch_path("missing.png"), CLNET_STATUS_NOT_FOUND, NULL);
+    assert_image_fails(test_scratch_path("missing.png"), CLNET_STATUS_NOT_FOUND, NULL);
 }
 
 /* A PNG whose header claims 100000 x 100000 pixels (the image data never
  * follows): refused before anything that size is allocated. */
 static void png_with_giant_dimensions_is_refused(void **state) {
     (void)state;
-    const char *path = scratch_path("giant.png");
+    const char *path = test_scratch_path("giant.png");
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -645,10 +597,10 @@ static void jpeg_with_giant_dimensions_is_refused(void **state) {
     (void)state;
     enum { W = 8, H = 8 };
     uint8_t grey[H * W] = {0};
-    const char *path = scratch_path("giant.jpg");
+    const char *path = test_scratch_path("giant.jpg");
     write_jpeg(path, W, H, 1, JCS_GRAYSCALE, grey);
     size_t size;
-    uint8_t *bytes = read_bytes(path, &size);
+    uint8_t *bytes = test_read_file(path, &size);
     size_t sof = 0;
     for (size_t i = 2; i + 9 < size && !sof; i++)
         if (bytes[i] == 0xFF && bytes[i + 1] == 0xC0)
@@ -657,7 +609,7 @@ static void jpeg_with_giant_dimensions_is_refused(void **state) {
     /* SOF0: marker, length (2), precision (1), height (2), width (2). */
     bytes[sof + 5] = 0xEA, bytes[sof + 6] = 0x60;
     bytes[sof + 7] = 0xEA, bytes[sof + 8] = 0x60;
-    write_bytes(path, bytes, size);
+    test_write_file(path, bytes, size);
     free(bytes);
     assert_image_fails(path, CLNET_STATUS_UNSUPPORTED, "60000 x 60000");
 }
@@ -787,8 +739,8 @@ static void source_jpegs_decode_to_the_test_batch_bytes(void **state) {
                                       cases[i].member, &size);
         if (!jpeg)
             fail_msg("%s is not in the tarball", cases[i].member);
-        const char *path = scratch_path("source.jpg");
-        write_bytes(path, jpeg, size);
+        const char *path = test_scratch_path("source.jpg");
+        test_write_file(path, jpeg, size);
         free(jpeg);
         uint8_t *decoded = NULL;
         int h = 0, w = 0;

@@ -27,20 +27,6 @@ static char *copy_path(const char *path) {
     return p;
 }
 
-/* Reads exactly count floats, or fails the test. */
-static float *read_floats(const char *path, size_t count) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    float *data = test_alloc(count);
-    size_t got = fread(data, sizeof *data, count, f);
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != count || extra)
-        fail_msg("%s does not hold exactly %zu floats", path, count);
-    return data;
-}
-
 static clnet_graph *load_small(const char *name) {
     char file[256];
     snprintf(file, sizeof file, "keras/%s.h5", name);
@@ -52,7 +38,7 @@ static clnet_graph *load_small(const char *name) {
 /* Runs a small model's fixed inputs on the device and on the host reference, and compares
  * both with TensorFlow's outputs. */
 static void check_small_model(const char *name) {
-    clnet_context *ctx = test_context();
+    test_context(); /* skips, without a device, before anything is allocated */
     clnet_graph *g = load_small(name);
     int n_in = clnet_graph_input_count(g), n_out = clnet_graph_output_count(g);
     assert_true(n_in >= 1 && n_in <= 4 && n_out >= 1 && n_out <= 4);
@@ -64,22 +50,20 @@ static void check_small_model(const char *name) {
         clnet_shape s;
         TEST_OK(clnet_tensor_shape(g, clnet_graph_input_at(g, i), &s));
         snprintf(file, sizeof file, "keras/%s.in%d.bin", name, i);
-        inputs[i] = read_floats(test_data_path(file), SMALL_BATCH * clnet_shape_size(s));
+        inputs[i] = test_read_floats(test_data_path(file), SMALL_BATCH * clnet_shape_size(s));
     }
     for (int i = 0; i < n_out; i++) {
         clnet_shape s;
         TEST_OK(clnet_tensor_shape(g, clnet_graph_output_at(g, i), &s));
         out_count[i] = SMALL_BATCH * clnet_shape_size(s);
         snprintf(file, sizeof file, "keras/%s.out%d.bin", name, i);
-        expected[i] = read_floats(test_data_path(file), out_count[i]);
+        expected[i] = test_read_floats(test_data_path(file), out_count[i]);
         got[i] = test_alloc_poisoned(out_count[i]);
         host[i] = test_alloc_poisoned(out_count[i]);
     }
 
     TEST_OK(clnet_graph_run_reference(g, SMALL_BATCH, (const float *const *)inputs, host));
-    clnet_net *net = NULL;
-    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
-    TEST_OK(clnet_net_run(net, SMALL_BATCH, (const float *const *)inputs, got));
+    test_run_on_device(g, NULL, SMALL_BATCH, (const float *const *)inputs, got);
     for (int i = 0; i < n_out; i++) {
         char what[300];
         snprintf(what, sizeof what, "%s output %d (host reference)", name, i);
@@ -88,7 +72,6 @@ static void check_small_model(const char *name) {
         test_assert_close(what, expected[i], got[i], out_count[i], SMALL_TOLERANCE);
     }
 
-    clnet_net_destroy(net);
     for (int i = 0; i < 4; i++) {
         free(inputs[i]);
         free(expected[i]);
@@ -137,18 +120,20 @@ static void check_real_file(const real_case *rc) {
     if (!p)
         skip();
     char *reference = copy_path(p);
-    p = test_shared_data("cifar10/test_batch.bin");
-    if (!p)
-        skip();
-    char *batch = copy_path(p);
     float *mean = NULL;
     if (rc->mean_image) {
         p = test_shared_data(rc->mean_image);
         if (!p)
             skip();
-        mean = read_floats(p, CIFAR_PIXELS);
+        mean = test_read_floats(p, CIFAR_PIXELS);
     }
-    clnet_context *ctx = test_context();
+    clnet_preprocess pre = clnet_preprocess_defaults();
+    pre.raw = rc->raw;
+    pre.mean_image = mean;
+    test_cifar b;
+    test_cifar_load(rc->images, &pre, &b);
+    int n = b.n;
+    test_context(); /* skips, without a device, before the model is loaded */
 
     clnet_graph *g = NULL;
     TEST_OK(clnet_model_load(model, rc->arch, &g));
@@ -156,41 +141,20 @@ static void check_real_file(const real_case *rc) {
     TEST_OK(clnet_graph_strip_final_softmax(g, &removed));
     assert_int_equal(removed, 1);
 
-    uint8_t *pixels = NULL, *labels = NULL;
-    int n = 0;
-    TEST_OK(clnet_cifar_read(batch, rc->images, &pixels, &labels, &n));
-    assert_int_equal(n, rc->images);
-    clnet_preprocess pre = clnet_preprocess_defaults();
-    pre.raw = rc->raw;
-    pre.mean_image = mean;
-    float *x = test_alloc((size_t)n * CIFAR_PIXELS);
-    TEST_OK(clnet_preprocess_images(&pre, pixels, n, 3, 32, 32, x));
-
     /* The reference file holds all 10,000 images; only the first n are compared. */
-    FILE *f = fopen(reference, "rb");
-    assert_non_null(f);
-    float *expected = test_alloc((size_t)n * CIFAR_CLASSES);
-    assert_int_equal(fread(expected, sizeof(float), (size_t)n * CIFAR_CLASSES, f),
-                     (size_t)n * CIFAR_CLASSES);
-    fclose(f);
+    float *expected = test_read_leading_floats(reference, (size_t)n * CIFAR_CLASSES);
 
     float *got = test_alloc_poisoned((size_t)n * CIFAR_CLASSES);
-    clnet_net *net = NULL;
-    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
-    const float *in[1] = {x};
+    const float *in[1] = {b.x};
     float *out[1] = {got};
-    TEST_OK(clnet_net_run(net, n, in, out));
+    test_run_on_device(g, NULL, n, in, out);
     test_assert_close(rc->model, expected, got, (size_t)n * CIFAR_CLASSES, REAL_TOLERANCE);
 
-    clnet_net_destroy(net);
     clnet_graph_destroy(g);
     free(got);
     free(expected);
-    free(x);
-    free(pixels);
-    free(labels);
+    test_cifar_free(&b);
     free(mean);
-    free(batch);
     free(reference);
     free(model);
 }

@@ -2,7 +2,6 @@
  * rejection of unsupported, truncated, corrupted and hostile files, and the pretrained
  * CIFAR-10 ResNets of the shared data against PyTorch. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,68 +11,28 @@
 
 #include "import.h"
 
-#define CIFAR_IMAGE (3 * 32 * 32)
 #define CLASSES 10
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */
 
-static char scratch_dir[256];
-
 static int make_scratch_dir(void **state) {
     (void)state;
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clnet-import-onnx-XXXXXX");
-    return mkdtemp(scratch_dir) ? 0 : -1;
+    return test_scratch_create("import-onnx");
 }
 
 static int remove_scratch_dir(void **state) {
     (void)state;
-    DIR *d = opendir(scratch_dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", scratch_dir, e->d_name);
-            remove(path);
-        }
-        closedir(d);
-    }
-    rmdir(scratch_dir);
+    test_scratch_remove();
     test_context_release();
     return 0;
 }
 
-static const char *scratch_path(const char *name) {
-    static char path[4][600];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", scratch_dir, name);
-    return p;
-}
-
-static uint8_t *read_bytes(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+/* A committed file of tests/data/onnx, which tools/make_test_onnx_models.py writes. */
+static uint8_t *read_onnx_data(const char *path, size_t *size) {
+    if (access(path, R_OK) != 0)
         fail_msg("cannot open '%s' (run tools/make_test_onnx_models.py?)", path);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *data = malloc((size_t)n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return data;
-}
-
-static void write_bytes(const char *path, const void *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
+    return test_read_file(path, size);
 }
 
 static const char *onnx_path(const char *name, const char *suffix) {
@@ -86,13 +45,9 @@ static const char *onnx_path(const char *name, const char *suffix) {
 /* Small models against onnxruntime                                         */
 
 static void run_on_device(const clnet_graph *g, int n, const float *const *x, float *const *y) {
-    clnet_context *ctx = test_context();
     clnet_net_options o = clnet_net_options_default();
     o.poison_activations = 1;
-    clnet_net *net = NULL;
-    TEST_OK(clnet_net_create(ctx, g, &o, &net));
-    TEST_OK(clnet_net_run(net, n, x, y));
-    clnet_net_destroy(net);
+    test_run_on_device(g, &o, n, x, y);
 }
 
 /* Loads NAME.onnx, runs it on NAME.input.bin on the host reference and on the device, and
@@ -105,8 +60,8 @@ static void check_small_model(const char *name) {
     TEST_OK(clnet_tensor_shape(g, clnet_graph_input_at(g, 0), &in_shape));
 
     size_t in_bytes, expected_bytes;
-    float *x = (float *)read_bytes(onnx_path(name, ".input.bin"), &in_bytes);
-    float *expected = (float *)read_bytes(onnx_path(name, ".expected.bin"), &expected_bytes);
+    float *x = (float *)read_onnx_data(onnx_path(name, ".input.bin"), &in_bytes);
+    float *expected = (float *)read_onnx_data(onnx_path(name, ".expected.bin"), &expected_bytes);
     size_t per_image = clnet_shape_size(in_shape);
     int n = (int)(in_bytes / sizeof(float) / per_image);
     assert_int_equal((size_t)n * per_image * sizeof(float), in_bytes);
@@ -350,23 +305,23 @@ static void average_pool_counting_padding_is_unsupported(void **state) {
 
 static void missing_file_is_not_found(void **state) {
     (void)state;
-    expect_rejection(scratch_path("absent.onnx"), CLNET_STATUS_NOT_FOUND, "absent.onnx", NULL);
+    expect_rejection(test_scratch_path("absent.onnx"), CLNET_STATUS_NOT_FOUND, "absent.onnx", NULL);
 }
 
 static void every_truncation_is_a_format_error(void **state) {
     (void)state;
     size_t size;
-    uint8_t *data = read_bytes(onnx_path("clip_new", ".onnx"), &size);
-    const char *path = scratch_path("truncated.onnx");
+    uint8_t *data = read_onnx_data(onnx_path("clip_new", ".onnx"), &size);
+    const char *path = test_scratch_path("truncated.onnx");
     for (size_t cut = 1; cut < size; cut++) {
-        write_bytes(path, data, cut);
+        test_write_file(path, data, cut);
         clnet_graph *g = NULL;
         clnet_status s = clnet_import_onnx(path, &g);
         if (s != CLNET_STATUS_FORMAT_ERROR || g)
             fail_msg("the first %zu of %zu bytes: status '%s': %s", cut, size,
                      clnet_status_string(s), clnet_last_error());
     }
-    write_bytes(path, data, 0);
+    test_write_file(path, data, 0);
     expect_rejection(path, CLNET_STATUS_FORMAT_ERROR, "empty", NULL);
     free(data);
 }
@@ -375,8 +330,8 @@ static void every_truncation_is_a_format_error(void **state) {
 static void corrupted_bytes_never_crash(void **state) {
     (void)state;
     size_t size;
-    uint8_t *data = read_bytes(onnx_path("matmul", ".onnx"), &size);
-    const char *path = scratch_path("corrupted.onnx");
+    uint8_t *data = read_onnx_data(onnx_path("matmul", ".onnx"), &size);
+    const char *path = test_scratch_path("corrupted.onnx");
     test_rng rng = {12345};
     static const uint8_t values[] = {0x00, 0x01, 0x7f, 0x80, 0xff, 0x08, 0x12, 0x3a};
     for (int trial = 0; trial < 600; trial++) {
@@ -384,7 +339,7 @@ static void corrupted_bytes_never_crash(void **state) {
         uint8_t saved = data[at];
         data[at] = trial % 2 ? values[test_rng_next(&rng) % sizeof values]
                              : (uint8_t)test_rng_next(&rng);
-        write_bytes(path, data, size);
+        test_write_file(path, data, size);
         clnet_graph *g = NULL;
         clnet_status s = clnet_import_onnx(path, &g);
         assert_true(s == CLNET_STATUS_OK || clnet_last_error()[0] != '\0');
@@ -448,8 +403,8 @@ static void deeply_nested_subgraphs_are_a_format_error(void **state) {
     pb_varint(&model, 1 << 3); /* ir_version 8 */
     pb_varint(&model, 8);
     pb_raw(&model, p.data, p.size);
-    const char *path = scratch_path("nested.onnx");
-    write_bytes(path, model.data, model.size);
+    const char *path = test_scratch_path("nested.onnx");
+    test_write_file(path, model.data, model.size);
     expect_rejection(path, CLNET_STATUS_FORMAT_ERROR, "nests protobuf messages", NULL);
     free(p.data);
     free(model.data);
@@ -457,44 +412,16 @@ static void deeply_nested_subgraphs_are_a_format_error(void **state) {
 
 static void files_that_are_not_protobuf_are_a_format_error(void **state) {
     (void)state;
-    const char *path = scratch_path("text.onnx");
+    const char *path = test_scratch_path("text.onnx");
     const char text[] = "\x08\x07 this is not a protobuf message at all";
-    write_bytes(path, text, sizeof text - 1);
+    test_write_file(path, text, sizeof text - 1);
     expect_rejection(path, CLNET_STATUS_FORMAT_ERROR, "text.onnx", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Pretrained networks of the shared data                                   */
 
-typedef struct cifar_batch {
-    uint8_t *pixels, *labels;
-    float *x;
-    int n;
-} cifar_batch;
-
-/* The first n test images, normalised with per-channel mean and std. */
-static int load_cifar(int n, const float mean[3], const float std[3], cifar_batch *b) {
-    const char *path = test_shared_data("cifar10/test_batch.bin");
-    if (!path)
-        return 0;
-    TEST_OK(clnet_cifar_read(path, n, &b->pixels, &b->labels, &b->n));
-    assert_int_equal(b->n, n);
-    clnet_preprocess p = clnet_preprocess_defaults();
-    p.has_mean_std = 1;
-    memcpy(p.mean, mean, sizeof p.mean);
-    memcpy(p.std, std, sizeof p.std);
-    b->x = test_alloc((size_t)n * CIFAR_IMAGE);
-    TEST_OK(clnet_preprocess_images(&p, b->pixels, n, 3, 32, 32, b->x));
-    return 1;
-}
-
-static void free_cifar(cifar_batch *b) {
-    free(b->pixels);
-    free(b->labels);
-    free(b->x);
-}
-
-static float *run_real_model(const char *relative, const cifar_batch *b) {
+static float *run_real_model(const char *relative, const test_cifar *b) {
     const char *found = test_shared_data(relative);
     if (!found)
         return NULL;
@@ -516,28 +443,26 @@ static void chenyaofo_resnet20_onnx_matches_pytorch_logits(void **state) {
     (void)state;
     enum { N = 100 };
     const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, std[3] = {0.2023f, 0.1994f, 0.2010f};
-    cifar_batch b;
     const char *found = test_shared_data("reference_outputs/logits_chenyaofo_resnet20_sclbl.f32");
     if (!found)
         skip();
     /* test_shared_data reuses its buffer. */
     char ref[4096];
     snprintf(ref, sizeof ref, "%s", found);
-    if (!load_cifar(N, mean, std, &b))
-        skip();
-    size_t size;
-    float *expected = (float *)read_bytes(ref, &size);
-    assert_true(size >= N * CLASSES * sizeof(float));
+    test_cifar b;
+    const clnet_preprocess p = test_preprocess_mean_std(mean, std);
+    test_cifar_load(N, &p, &b);
+    float *expected = test_read_leading_floats(ref, N * CLASSES);
     float *got = run_real_model("weights/scailable_sclbl-tutorials/cifar10-resnet20.onnx", &b);
     if (!got) {
         free(expected);
-        free_cifar(&b);
+        test_cifar_free(&b);
         skip();
     }
     test_assert_close("cifar10-resnet20.onnx vs PyTorch", expected, got, N * CLASSES, 1e-4);
     free(expected);
     free(got);
-    free_cifar(&b);
+    test_cifar_free(&b);
 }
 
 /* Amandashi95's ResNet-20: BN not folded, a computed flatten, opset 9. No reference logits
@@ -546,12 +471,12 @@ static void amandashi95_resnet20_onnx_reaches_its_accuracy(void **state) {
     (void)state;
     enum { N = 500 };
     const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, std[3] = {0.2470f, 0.2435f, 0.2616f};
-    cifar_batch b;
-    if (!load_cifar(N, mean, std, &b))
-        skip();
+    test_cifar b;
+    const clnet_preprocess p = test_preprocess_mean_std(mean, std);
+    test_cifar_load(N, &p, &b);
     float *got = run_real_model("weights/Amandashi95_onnc/resnet20.onnx", &b);
     if (!got) {
-        free_cifar(&b);
+        test_cifar_free(&b);
         skip();
     }
     int correct = 0;
@@ -566,7 +491,7 @@ static void amandashi95_resnet20_onnx_reaches_its_accuracy(void **state) {
     print_message("resnet20.onnx (Amandashi95): %.1f %% on the first %d images\n", accuracy, N);
     assert_true(accuracy > 81.4 - 3.0 && accuracy < 81.4 + 3.0);
     free(got);
-    free_cifar(&b);
+    test_cifar_free(&b);
 }
 
 int main(void) {

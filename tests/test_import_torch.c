@@ -2,7 +2,6 @@
  * pretrained CIFAR-10 ResNets of the shared data against PyTorch's logits, and truncated,
  * corrupted and hostile files built here byte by byte. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,79 +18,24 @@
 /* ------------------------------------------------------------------------ */
 /* Scratch files                                                            */
 
-static char scratch_dir[256];
-
 static int make_scratch_dir(void **state) {
     (void)state;
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clnet-import-torch-XXXXXX");
-    return mkdtemp(scratch_dir) ? 0 : -1;
+    return test_scratch_create("import-torch");
 }
 
 static int remove_scratch_dir(void **state) {
     (void)state;
-    DIR *d = opendir(scratch_dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", scratch_dir, e->d_name);
-            remove(path);
-        }
-        closedir(d);
-    }
-    rmdir(scratch_dir);
+    test_scratch_remove();
     test_context_release();
     return 0;
-}
-
-static const char *scratch_path(const char *name) {
-    static char path[4][600];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", scratch_dir, name);
-    return p;
-}
-
-static uint8_t *read_bytes(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *data = malloc((size_t)n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return data;
-}
-
-static void write_bytes(const char *path, const void *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
-}
-
-static float *read_floats(const char *path, size_t count) {
-    size_t size;
-    uint8_t *bytes = read_bytes(path, &size);
-    assert_int_equal(size, count * sizeof(float));
-    float *values = test_alloc(count);
-    memcpy(values, bytes, size);
-    free(bytes);
-    return values;
 }
 
 /* Copies a committed file of tests/data/torch to the scratch folder. */
 static const char *scratch_copy(const char *data_name, const char *scratch_name) {
     size_t size;
-    uint8_t *bytes = read_bytes(test_data_path(data_name), &size);
-    const char *path = scratch_path(scratch_name);
-    write_bytes(path, bytes, size);
+    uint8_t *bytes = test_read_file(test_data_path(data_name), &size);
+    const char *path = test_scratch_path(scratch_name);
+    test_write_file(path, bytes, size);
     free(bytes);
     return path;
 }
@@ -100,12 +44,9 @@ static const char *scratch_copy(const char *data_name, const char *scratch_name)
 /* Running a loaded network                                                 */
 
 static void run_on_device(const clnet_graph *g, int n, const float *x, float *y) {
-    clnet_net *net = NULL;
-    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
     const float *inputs[1] = {x};
     float *outputs[1] = {y};
-    TEST_OK(clnet_net_run(net, n, inputs, outputs));
-    clnet_net_destroy(net);
+    test_run_on_device(g, NULL, n, inputs, outputs);
 }
 
 /* Loads a small file made by tools/make_test_torch_models.py and compares its logits on the
@@ -114,8 +55,8 @@ static void check_small_model(const char *path, const char *arch, const char *lo
     enum { N = 2 };
     clnet_graph *g = NULL;
     TEST_OK(clnet_model_load(path, arch, &g));
-    float *x = read_floats(test_data_path("torch/input.bin"), N * CIFAR_IMAGE);
-    float *expected = read_floats(test_data_path(logits_name), N * CLASSES);
+    float *x = test_read_floats(test_data_path("torch/input.bin"), N * CIFAR_IMAGE);
+    float *expected = test_read_floats(test_data_path(logits_name), N * CLASSES);
     float *got = test_alloc_poisoned(N * CLASSES);
 
     const float *inputs[1] = {x};
@@ -225,43 +166,27 @@ static void check_real_model(const real_model *m) {
         skip();
     char path[4096];
     snprintf(path, sizeof path, "%s", found);
-    const char *batch = test_shared_data("cifar10/test_batch.bin");
-    if (!batch)
-        skip();
-    uint8_t *pixels = NULL, *labels = NULL;
-    int n = 0;
-    TEST_OK(clnet_cifar_read(batch, m->images, &pixels, &labels, &n));
-    assert_int_equal(n, m->images);
 
     /* Normalisation as in the README of the shared data. */
-    clnet_preprocess p = clnet_preprocess_defaults();
-    p.has_mean_std = 1;
     const float imagenet[2][3] = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     const float cifar[2][3] = {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
     const float(*norm)[3] = m->imagenet_normalisation ? imagenet : cifar;
-    memcpy(p.mean, norm[0], sizeof p.mean);
-    memcpy(p.std, norm[1], sizeof p.std);
-    float *x = test_alloc((size_t)n * CIFAR_IMAGE);
-    TEST_OK(clnet_preprocess_images(&p, pixels, n, 3, 32, 32, x));
+    const clnet_preprocess p = test_preprocess_mean_std(norm[0], norm[1]);
+    test_cifar b;
+    test_cifar_load(m->images, &p, &b);
+    int n = b.n;
 
     const char *logits = test_shared_data(m->logits);
     assert_non_null(logits);
-    size_t size;
-    uint8_t *bytes = read_bytes(logits, &size);
-    assert_true(size >= (size_t)n * CLASSES * sizeof(float));
-    float *expected = test_alloc((size_t)n * CLASSES);
-    memcpy(expected, bytes, (size_t)n * CLASSES * sizeof(float));
-    free(bytes);
+    float *expected = test_read_leading_floats(logits, (size_t)n * CLASSES);
 
     clnet_graph *g = NULL;
     TEST_OK(clnet_model_load(path, m->arch, &g));
     float *got = test_alloc_poisoned((size_t)n * CLASSES);
-    run_on_device(g, n, x, got);
+    run_on_device(g, n, b.x, got);
     test_assert_close(m->file, expected, got, (size_t)n * CLASSES, 1e-4);
 
-    free(pixels);
-    free(labels);
-    free(x);
+    test_cifar_free(&b);
     free(expected);
     free(got);
     clnet_graph_destroy(g);
@@ -321,11 +246,8 @@ static void chenyaofo_resnet20_reproduces_published_horse5_logits(void **state) 
     TEST_OK(clnet_image_read(png, &pixels, &h, &w));
     assert_int_equal(h, 32);
     assert_int_equal(w, 32);
-    clnet_preprocess p = clnet_preprocess_defaults();
-    p.has_mean_std = 1;
     const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, std[3] = {0.2023f, 0.1994f, 0.2010f};
-    memcpy(p.mean, mean, sizeof mean);
-    memcpy(p.std, std, sizeof std);
+    const clnet_preprocess p = test_preprocess_mean_std(mean, std);
     float x[CIFAR_IMAGE];
     TEST_OK(clnet_preprocess_images(&p, pixels, 1, 3, 32, 32, x));
     free(pixels);
@@ -367,7 +289,7 @@ static void state_dict_needs_an_architecture_that_exists(void **state) {
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "architecture", clnet_model_load(path, NULL, &g));
     TEST_FAILS(CLNET_STATUS_NOT_FOUND, "resnet8c", clnet_model_load(path, "resnet8c", &g));
     TEST_FAILS(CLNET_STATUS_NOT_FOUND, NULL,
-               clnet_import_torch(scratch_path("no-such-file.pth"), "resnet8b", &g));
+               clnet_import_torch(test_scratch_path("no-such-file.pth"), "resnet8b", &g));
     assert_null(g);
 }
 
@@ -509,7 +431,7 @@ static const char *write_legacy(const char *name, const pk *object, int n_keys,
     pk_op(&file, 'e');
     pk_op(&file, '.');
 
-    const char *path = scratch_path(name);
+    const char *path = test_scratch_path(name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(file.data, 1, file.n, f), file.n);
@@ -582,7 +504,7 @@ static void disallowed_globals_are_never_called(void **state) {
     (void)state;
     /* os.system('touch <file>') as the object: refused before anything could run it. */
     char witness[600];
-    snprintf(witness, sizeof witness, "%s", scratch_path("witness"));
+    snprintf(witness, sizeof witness, "%s", test_scratch_path("witness"));
     char command[700];
     snprintf(command, sizeof command, "touch %s", witness);
     pk object = {{0}, 0};
@@ -781,10 +703,10 @@ static void cycles_and_wrong_values_are_rejected(void **state) {
 static void truncated_legacy_files_are_rejected(void **state) {
     (void)state;
     size_t size;
-    uint8_t *bytes = read_bytes(test_data_path("torch/resnet8a_legacy.th"), &size);
-    const char *path = scratch_path("truncated.th");
+    uint8_t *bytes = test_read_file(test_data_path("torch/resnet8a_legacy.th"), &size);
+    const char *path = test_scratch_path("truncated.th");
     for (size_t cut = 0; cut < size; cut += cut < 4096 ? 7 : 4999) {
-        write_bytes(path, bytes, cut);
+        test_write_file(path, bytes, cut);
         clnet_graph *g = NULL;
         clnet_status status = clnet_model_load(path, "resnet8a", &g);
         if (status != CLNET_STATUS_FORMAT_ERROR)
@@ -792,7 +714,7 @@ static void truncated_legacy_files_are_rejected(void **state) {
                      clnet_last_error());
         assert_null(g);
     }
-    write_bytes(path, bytes, size - 1);
+    test_write_file(path, bytes, size - 1);
     expect_load_failure(path, CLNET_STATUS_FORMAT_ERROR, "truncated");
     free(bytes);
 }
@@ -800,10 +722,10 @@ static void truncated_legacy_files_are_rejected(void **state) {
 static void truncated_zip_files_are_rejected(void **state) {
     (void)state;
     size_t size;
-    uint8_t *bytes = read_bytes(test_data_path("torch/resnet8b.pth"), &size);
-    const char *path = scratch_path("truncated.pth");
+    uint8_t *bytes = test_read_file(test_data_path("torch/resnet8b.pth"), &size);
+    const char *path = test_scratch_path("truncated.pth");
     for (size_t cut = 4; cut < size; cut += 2999) {
-        write_bytes(path, bytes, cut);
+        test_write_file(path, bytes, cut);
         clnet_graph *g = NULL;
         TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, NULL, clnet_model_load(path, "resnet8b", &g));
         assert_null(g);
@@ -815,12 +737,12 @@ static void truncated_zip_files_are_rejected(void **state) {
 static void random_damage_to_pickles_fails_cleanly(void **state) {
     (void)state;
     size_t size;
-    uint8_t *bytes = read_bytes(test_data_path("torch/resnet8a_legacy.th"), &size);
+    uint8_t *bytes = test_read_file(test_data_path("torch/resnet8a_legacy.th"), &size);
     uint8_t *damaged = malloc(size);
     assert_non_null(damaged);
     const size_t pickles = 6000; /* the five pickles end a little before this byte */
     assert_true(size > pickles);
-    const char *path = scratch_path("damaged.th");
+    const char *path = test_scratch_path("damaged.th");
     test_rng rng = {2024};
     int loaded = 0;
     for (int trial = 0; trial < 300; trial++) {
@@ -828,7 +750,7 @@ static void random_damage_to_pickles_fails_cleanly(void **state) {
         int flips = 1 + (int)(test_rng_next(&rng) % 3);
         for (int i = 0; i < flips; i++)
             damaged[test_rng_next(&rng) % pickles] = (uint8_t)test_rng_next(&rng);
-        write_bytes(path, damaged, size);
+        test_write_file(path, damaged, size);
         clnet_graph *g = NULL;
         clnet_status status = clnet_model_load(path, "resnet8a", &g);
         if (status == CLNET_STATUS_OK) {
@@ -859,7 +781,7 @@ static zip_t *open_zip_copy(const char *scratch_name) {
 
 static const char *closed_path(zip_t *z, const char *scratch_name) {
     assert_int_equal(zip_close(z), 0);
-    return scratch_path(scratch_name);
+    return test_scratch_path(scratch_name);
 }
 
 static void zip_archive_folder_may_have_any_name(void **state) {

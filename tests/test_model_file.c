@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "test_util.h"
 
@@ -15,61 +13,15 @@
 /* ------------------------------------------------------------------------ */
 /* Scratch files                                                            */
 
-static char scratch_dir[256];
-
 static int make_scratch_dir(void **state) {
     (void)state;
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clnet-model-file-XXXXXX");
-    return mkdtemp(scratch_dir) ? 0 : -1;
+    return test_scratch_create("model-file");
 }
 
 static int remove_scratch_dir(void **state) {
     (void)state;
-    DIR *d = opendir(scratch_dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", scratch_dir, e->d_name);
-            remove(path);
-        }
-        closedir(d);
-    }
-    rmdir(scratch_dir);
+    test_scratch_remove();
     return 0;
-}
-
-static const char *scratch_path(const char *name) {
-    static char path[4][600];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", scratch_dir, name);
-    return p;
-}
-
-static uint8_t *read_bytes(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *data = malloc((size_t)n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return data;
-}
-
-static void write_bytes(const char *path, const uint8_t *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (size)
-        assert_int_equal(fwrite(data, 1, size, f), size);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* Loads path and expects a failure with this status and message fragment,
@@ -366,7 +318,7 @@ static void assert_same_reference_outputs(const clnet_graph *a, const clnet_grap
 
 /* No "<path>.tmp.<pid>" may stay behind in the scratch folder. */
 static void assert_no_temporary_files(void) {
-    DIR *d = opendir(scratch_dir);
+    DIR *d = opendir(test_scratch_dir());
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
@@ -381,7 +333,7 @@ static void assert_no_temporary_files(void) {
 static void every_op_graph_round_trips_bit_identically(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("every_op.clnet");
+    const char *path = test_scratch_path("every_op.clnet");
     TEST_OK(clnet_graph_save(g, path));
     assert_no_temporary_files();
 
@@ -413,10 +365,10 @@ static void every_op_graph_round_trips_bit_identically(void **state) {
             fail_msg("the every-op graph does not use activation %d", a);
 
     /* Saving the loaded graph gives the same bytes. */
-    const char *again = scratch_path("every_op_again.clnet");
+    const char *again = test_scratch_path("every_op_again.clnet");
     TEST_OK(clnet_graph_save(loaded, again));
     size_t n1, n2;
-    uint8_t *b1 = read_bytes(path, &n1), *b2 = read_bytes(again, &n2);
+    uint8_t *b1 = test_read_file(path, &n1), *b2 = test_read_file(again, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(b1, b2, n1);
     free(b1);
@@ -432,10 +384,10 @@ static void saved_file_is_little_endian_with_length_and_crc32(void **state) {
     assert_int_equal(crc32_reference((const uint8_t *)"123456789", 9), 0xCBF43926u);
 
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("layout.clnet");
+    const char *path = test_scratch_path("layout.clnet");
     TEST_OK(clnet_graph_save(g, path));
     size_t size;
-    uint8_t *data = read_bytes(path, &size);
+    uint8_t *data = test_read_file(path, &size);
     assert_true(size > 28);
     assert_memory_equal(data, "CLNETMDL", 8);
     assert_memory_equal(data + 8, "\x01\x00\x00\x00", 4); /* version 1, little-endian */
@@ -452,7 +404,7 @@ static void builtin_resnet20v1_round_trips(void **state) {
     clnet_graph *g = NULL;
     TEST_OK(clnet_model_builtin("resnet20v1", 3, &g));
     randomize_weights(g, 99);
-    const char *path = scratch_path("resnet20v1.clnet");
+    const char *path = test_scratch_path("resnet20v1.clnet");
     TEST_OK(clnet_graph_save(g, path));
 
     clnet_graph *loaded = NULL;
@@ -466,8 +418,8 @@ static void builtin_resnet20v1_round_trips(void **state) {
 
 static void saving_replaces_an_existing_file(void **state) {
     (void)state;
-    const char *path = scratch_path("replace.clnet");
-    write_bytes(path, (const uint8_t *)"old contents", 12);
+    const char *path = test_scratch_path("replace.clnet");
+    test_write_file(path, "old contents", 12);
     clnet_graph *g = every_op_graph();
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph *loaded = NULL;
@@ -484,7 +436,7 @@ static void saving_replaces_an_existing_file(void **state) {
 static void save_into_missing_folder_is_an_io_error(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("no/such/folder/model.clnet");
+    const char *path = test_scratch_path("no/such/folder/model.clnet");
     TEST_FAILS(CLNET_STATUS_IO_ERROR, "No such file or directory", clnet_graph_save(g, path));
     assert_non_null(strstr(clnet_last_error(), path));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL, clnet_graph_save(NULL, path));
@@ -495,9 +447,9 @@ static void save_into_missing_folder_is_an_io_error(void **state) {
 
 static void load_rejects_missing_file_and_folder(void **state) {
     (void)state;
-    assert_load_fails(scratch_path("missing.clnet"), CLNET_STATUS_NOT_FOUND,
+    assert_load_fails(test_scratch_path("missing.clnet"), CLNET_STATUS_NOT_FOUND,
                       "No such file or directory");
-    assert_load_fails(scratch_dir, CLNET_STATUS_IO_ERROR, "Is a directory");
+    assert_load_fails(test_scratch_dir(), CLNET_STATUS_IO_ERROR, "Is a directory");
     clnet_graph *g = NULL;
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL, clnet_graph_load(NULL, &g));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL, clnet_graph_load("x.clnet", NULL));
@@ -505,25 +457,25 @@ static void load_rejects_missing_file_and_folder(void **state) {
 
 static void load_rejects_empty_file(void **state) {
     (void)state;
-    const char *path = scratch_path("empty.clnet");
-    write_bytes(path, NULL, 0);
+    const char *path = test_scratch_path("empty.clnet");
+    test_write_file(path, NULL, 0);
     assert_load_fails(path, CLNET_STATUS_FORMAT_ERROR, "empty file");
 }
 
 static void load_rejects_every_truncation(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("whole.clnet");
+    const char *path = test_scratch_path("whole.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph_destroy(g);
     size_t size;
-    uint8_t *data = read_bytes(path, &size);
+    uint8_t *data = test_read_file(path, &size);
 
-    const char *cut = scratch_path("cut.clnet");
+    const char *cut = test_scratch_path("cut.clnet");
     char expected[128];
     for (int k = 1; k <= 16; k++) {
         size_t n = k == 16 ? size - 1 : size * (size_t)k / 16;
-        write_bytes(cut, data, n);
+        test_write_file(cut, data, n);
         if (n >= 24)
             snprintf(expected, sizeof expected, "truncated: header says %zu bytes, file has %zu",
                      size, n);
@@ -537,19 +489,19 @@ static void load_rejects_every_truncation(void **state) {
 static void load_rejects_flipped_byte_by_checksum(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("flip.clnet");
+    const char *path = test_scratch_path("flip.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph_destroy(g);
     size_t size;
-    uint8_t *data = read_bytes(path, &size);
+    uint8_t *data = test_read_file(path, &size);
     data[size / 2] ^= 0x10;
-    write_bytes(path, data, size);
+    test_write_file(path, data, size);
     assert_load_fails(path, CLNET_STATUS_FORMAT_ERROR, "checksum mismatch");
 
     /* A damaged checksum itself is caught the same way. */
     data[size / 2] ^= 0x10;
     data[size - 1] ^= 0x01;
-    write_bytes(path, data, size);
+    test_write_file(path, data, size);
     assert_load_fails(path, CLNET_STATUS_FORMAT_ERROR, "checksum mismatch");
     free(data);
 }
@@ -557,44 +509,44 @@ static void load_rejects_flipped_byte_by_checksum(void **state) {
 static void load_rejects_wrong_magic_version_flags_and_length(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("header.clnet");
+    const char *path = test_scratch_path("header.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph_destroy(g);
     size_t size;
-    uint8_t *data = read_bytes(path, &size);
+    uint8_t *data = test_read_file(path, &size);
     uint8_t *copy = malloc(size + 8);
     assert_non_null(copy);
-    const char *bad = scratch_path("bad_header.clnet");
+    const char *bad = test_scratch_path("bad_header.clnet");
 
     memcpy(copy, data, size);
     memcpy(copy, "PK\x03\x04", 4);
-    write_bytes(bad, copy, size);
+    test_write_file(bad, copy, size);
     assert_load_fails(bad, CLNET_STATUS_FORMAT_ERROR, "not a clnet model file");
-    write_bytes(bad, (const uint8_t *)"hello", 5);
+    test_write_file(bad, "hello", 5);
     assert_load_fails(bad, CLNET_STATUS_FORMAT_ERROR, "not a clnet model file");
 
     memcpy(copy, data, size);
     set_le32(copy + 8, 2);
     reseal(copy, size);
-    write_bytes(bad, copy, size);
+    test_write_file(bad, copy, size);
     assert_load_fails(bad, CLNET_STATUS_UNSUPPORTED, "format version 2 is newer");
     assert_non_null(strstr(clnet_last_error(), "version 1"));
 
     set_le32(copy + 8, 0);
     reseal(copy, size);
-    write_bytes(bad, copy, size);
+    test_write_file(bad, copy, size);
     assert_load_fails(bad, CLNET_STATUS_FORMAT_ERROR, "format version 0");
 
     memcpy(copy, data, size);
     set_le32(copy + 12, 1);
     reseal(copy, size);
-    write_bytes(bad, copy, size);
+    test_write_file(bad, copy, size);
     assert_load_fails(bad, CLNET_STATUS_FORMAT_ERROR, "flags");
 
     /* Extra bytes after the declared length. */
     memcpy(copy, data, size);
     memset(copy + size, 0, 8);
-    write_bytes(bad, copy, size + 8);
+    test_write_file(bad, copy, size + 8);
     assert_load_fails(bad, CLNET_STATUS_FORMAT_ERROR, "8 bytes of trailing data");
 
     free(copy);
@@ -740,8 +692,8 @@ static void tiny_encode(const tiny_model *t, byte_builder *b) {
 static const char *write_tiny(const tiny_model *t) {
     byte_builder b = {0};
     tiny_encode(t, &b);
-    const char *path = scratch_path("tiny.clnet");
-    write_bytes(path, b.data, b.size);
+    const char *path = test_scratch_path("tiny.clnet");
+    test_write_file(path, b.data, b.size);
     free(b.data);
     return path;
 }
@@ -861,10 +813,10 @@ static uint8_t *one_layer_file(clnet_layer *(*make)(clnet_graph *), size_t *size
     clnet_layer *layer = make(g);
     TEST_OK(clnet_layer_call1(layer, x, &y));
     TEST_OK(clnet_graph_set_outputs(g, &y, 1));
-    const char *path = scratch_path("one_layer.clnet");
+    const char *path = test_scratch_path("one_layer.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph_destroy(g);
-    uint8_t *data = read_bytes(path, size);
+    uint8_t *data = test_read_file(path, size);
     /* header, layer count, op code, name "L" (4 + 1 bytes), config size */
     *config = 24 + 4 + 4 + 5 + 4;
     assert_int_equal(le32(data + 32), 1);
@@ -913,8 +865,8 @@ static void assert_patched_load_fails(const uint8_t *data, size_t size, size_t a
     memcpy(copy, data, size);
     set_le32(copy + at, value);
     reseal(copy, size);
-    const char *path = scratch_path("patched.clnet");
-    write_bytes(path, copy, size);
+    const char *path = test_scratch_path("patched.clnet");
+    test_write_file(path, copy, size);
     free(copy);
     assert_load_fails(path, CLNET_STATUS_FORMAT_ERROR, needle);
 }
@@ -1015,7 +967,7 @@ static void saving_rejects_slice_steps_beyond_the_format(void **state) {
     clnet_layer *layer;
     TEST_OK(clnet_layer_slice(g, "wide_step", &d, &layer));
     TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "wide_step",
-               clnet_graph_save(g, scratch_path("wide_step.clnet")));
+               clnet_graph_save(g, test_scratch_path("wide_step.clnet")));
     assert_no_temporary_files();
     clnet_graph_destroy(g);
 }
@@ -1026,14 +978,14 @@ static void saving_rejects_slice_steps_beyond_the_format(void **state) {
 static void load_survives_random_damage_with_valid_checksum(void **state) {
     (void)state;
     clnet_graph *g = every_op_graph();
-    const char *path = scratch_path("damage_source.clnet");
+    const char *path = test_scratch_path("damage_source.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph_destroy(g);
     size_t size;
-    uint8_t *data = read_bytes(path, &size);
+    uint8_t *data = test_read_file(path, &size);
     uint8_t *copy = malloc(size);
     assert_non_null(copy);
-    const char *damaged = scratch_path("damaged.clnet");
+    const char *damaged = test_scratch_path("damaged.clnet");
 
     test_rng rng = {2024};
     int loaded = 0;
@@ -1054,7 +1006,7 @@ static void load_survives_random_damage_with_valid_checksum(void **state) {
                 copy[at] = 0xFF;
         }
         reseal(copy, size);
-        write_bytes(damaged, copy, size);
+        test_write_file(damaged, copy, size);
         clnet_graph *out = NULL;
         clnet_status s = clnet_graph_load(damaged, &out);
         if (s == CLNET_STATUS_OK) {
@@ -1084,7 +1036,7 @@ static void names_must_be_utf8_without_control_characters(void **state) {
     TEST_OK(clnet_graph_load(write_tiny(&t), &g));
     clnet_layer *layer = NULL;
     TEST_OK(clnet_graph_find_layer(g, t.dense_name, &layer));
-    const char *path = scratch_path("utf8.clnet");
+    const char *path = test_scratch_path("utf8.clnet");
     TEST_OK(clnet_graph_save(g, path));
     clnet_graph *again = NULL;
     TEST_OK(clnet_graph_load(path, &again));

@@ -133,6 +133,8 @@ static const conv_case conv_cases[] = {
     {7, 13, 13, 10, 1, 2, 1, CLNET_PADDING_SAME, {0}},
     {4, 12, 9, 5, 3, 2, 1, CLNET_PADDING_EXPLICIT, {1, 0, 2, 1}},
     {17, 8, 8, 33, 3, 1, 1, CLNET_PADDING_SAME, {0}},
+    {6, 11, 9, 10, 3, 1, 1, CLNET_PADDING_EXPLICIT, {2, 0, 1, 2}},
+    {24, 16, 13, 12, 3, 1, 1, CLNET_PADDING_VALID, {0}},
 };
 
 static void conv_through_net(clnet_conv_algo algo, clnet_gemm_backend backend) {
@@ -158,6 +160,18 @@ static void conv_through_net(clnet_conv_algo algo, clnet_gemm_backend backend) {
                  clnet_gemm_backend_name(backend));
         check_graph(g, &o, 1, TOL_LAYER, what);
         check_graph(g, &o, 3, TOL_LAYER, what);
+        if (algo == CLNET_CONV_WINOGRAD_2X2 || algo == CLNET_CONV_WINOGRAD_4X4) {
+            /* Winograd where it applies (3x3, stride 1, dilation 1), another
+             * algorithm elsewhere. */
+            clnet_net *net;
+            TEST_OK(clnet_net_create(test_context(), g, &o, &net));
+            clnet_step_info info;
+            TEST_OK(clnet_net_step_info(net, 0, &info));
+            int applies = cc->k == 3 && cc->stride == 1 && cc->dilation == 1;
+            if (applies != (strstr(info.kernel, clnet_conv_algo_name(algo)) != NULL))
+                fail_msg("%s: step kernel '%s'", what, info.kernel);
+            clnet_net_destroy(net);
+        }
         clnet_graph_destroy(g);
     }
 }
@@ -170,6 +184,16 @@ static void conv2d_direct_matches_reference(void **state) {
 static void conv2d_im2col_gemm_matches_reference(void **state) {
     (void)state;
     conv_through_net(CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLNET);
+}
+
+static void conv2d_winograd_2x2_matches_reference(void **state) {
+    (void)state;
+    conv_through_net(CLNET_CONV_WINOGRAD_2X2, CLNET_GEMM_CLNET);
+}
+
+static void conv2d_winograd_4x4_matches_reference(void **state) {
+    (void)state;
+    conv_through_net(CLNET_CONV_WINOGRAD_4X4, CLNET_GEMM_CLNET);
 }
 
 static void conv2d_auto_choice_matches_reference(void **state) {
@@ -543,6 +567,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conv2d_direct_matches_reference),
         cmocka_unit_test(conv2d_im2col_gemm_matches_reference),
+        cmocka_unit_test(conv2d_winograd_2x2_matches_reference),
+        cmocka_unit_test(conv2d_winograd_4x4_matches_reference),
         cmocka_unit_test(conv2d_auto_choice_matches_reference),
         cmocka_unit_test(folding_and_fusion_match_reference),
         cmocka_unit_test(folding_and_fusion_reduce_steps),

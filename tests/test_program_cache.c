@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A small network whose run needs several programs. */
 static clnet_graph *small_graph(void) {
@@ -70,21 +69,6 @@ static int count_entries(const char *dir) {
     return n;
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    char path[4096];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* Flips one byte near the end of every entry, in the binary itself. */
 static void corrupt_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -133,7 +117,7 @@ static void second_context_loads_programs_from_the_cache(void **state) {
     assert_int_equal(compiled, 0);
 
     unsetenv("CLNET_CACHE_DIR");
-    remove_dir(dir);
+    test_remove_dir(dir);
     clnet_graph_destroy(g);
 }
 
@@ -151,7 +135,7 @@ static void cache_can_be_turned_off(void **state) {
     assert_int_equal(count_entries(dir), 0);
     unsetenv("CLNET_CACHE");
     unsetenv("CLNET_CACHE_DIR");
-    remove_dir(dir);
+    test_remove_dir(dir);
     clnet_graph_destroy(g);
 }
 
@@ -195,8 +179,8 @@ static void binary_only_context_runs_from_exported_programs(void **state) {
 
     unsetenv("CLNET_BINARY_DIR");
     unsetenv("CLNET_CACHE_DIR");
-    remove_dir(cache);
-    remove_dir(binaries);
+    test_remove_dir(cache);
+    test_remove_dir(binaries);
     clnet_graph_destroy(g);
 }
 

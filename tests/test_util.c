@@ -2,10 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_util.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static clnet_context *shared_context;
@@ -128,6 +131,128 @@ void test_check_fails(clnet_status expected, const char *needle, clnet_status go
         fail_msg("%s:%d: %s failed without a message", file, line, expr);
     if (needle && !strstr(msg, needle))
         fail_msg("%s:%d: message of %s lacks \"%s\": %s", file, line, expr, needle, msg);
+}
+
+void test_remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[4096];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                test_remove_dir(path);
+            else
+                remove(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static char scratch_dir[256];
+
+int test_scratch_create(const char *name) {
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clnet-%s-XXXXXX", name);
+    return mkdtemp(scratch_dir) ? 0 : -1;
+}
+
+void test_scratch_remove(void) {
+    if (scratch_dir[0])
+        test_remove_dir(scratch_dir);
+}
+
+const char *test_scratch_dir(void) {
+    return scratch_dir;
+}
+
+const char *test_scratch_path(const char *name) {
+    static char path[4][600];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", scratch_dir, name);
+    return p;
+}
+
+uint8_t *test_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    uint8_t *data = malloc((size_t)n + 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return data;
+}
+
+void test_write_file(const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot create %s: %s", path, strerror(errno));
+    if (size)
+        assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Reads count floats from path; exact: the file must end there too. */
+static float *read_floats(const char *path, size_t count, int exact) {
+    size_t size;
+    uint8_t *bytes = test_read_file(path, &size);
+    if (exact ? size != count * sizeof(float) : size < count * sizeof(float))
+        fail_msg("%s holds %zu bytes, not %s %zu floats", path, size,
+                 exact ? "exactly" : "at least", count);
+    float *values = test_alloc(count);
+    memcpy(values, bytes, count * sizeof(float));
+    free(bytes);
+    return values;
+}
+
+float *test_read_floats(const char *path, size_t count) {
+    return read_floats(path, count, 1);
+}
+
+float *test_read_leading_floats(const char *path, size_t count) {
+    return read_floats(path, count, 0);
+}
+
+void test_run_on_device(const clnet_graph *g, const clnet_net_options *o, int n,
+                        const float *const *inputs, float *const *outputs) {
+    clnet_net *net = NULL;
+    TEST_OK(clnet_net_create(test_context(), g, o, &net));
+    TEST_OK(clnet_net_run(net, n, inputs, outputs));
+    clnet_net_destroy(net);
+}
+
+void test_cifar_load(int n, const clnet_preprocess *p, test_cifar *b) {
+    const char *path = test_shared_data("cifar10/test_batch.bin");
+    if (!path)
+        skip();
+    TEST_OK(clnet_cifar_read(path, n, &b->pixels, &b->labels, &b->n));
+    assert_int_equal(b->n, n);
+    b->x = test_alloc((size_t)n * 3 * 32 * 32);
+    TEST_OK(clnet_preprocess_images(p, b->pixels, n, 3, 32, 32, b->x));
+}
+
+void test_cifar_free(test_cifar *b) {
+    free(b->pixels);
+    free(b->labels);
+    free(b->x);
+}
+
+clnet_preprocess test_preprocess_mean_std(const float mean[3], const float std[3]) {
+    clnet_preprocess p = clnet_preprocess_defaults();
+    p.has_mean_std = 1;
+    memcpy(p.mean, mean, sizeof p.mean);
+    memcpy(p.std, std, sizeof p.std);
+    return p;
 }
 
 const char *test_shared_data(const char *relative) {

@@ -1,5 +1,5 @@
-/* Helpers shared by the cmocka tests: device access that honours
- * CLNET_REQUIRE_DEVICE, seeded random data, and float comparison. */
+/* Helpers shared by the cmocka tests: device access that honours CLNET_REQUIRE_DEVICE, seeded
+ * random data, float comparison, scratch folders and files, and the shared CIFAR-10 images. */
 #ifndef CLNET_TEST_UTIL_H
 #define CLNET_TEST_UTIL_H
 
@@ -58,6 +58,51 @@ void test_check_ok(clnet_status status, const char *expr, const char *file, int 
     test_check_fails((expected), (needle), (expr), #expr, __FILE__, __LINE__)
 void test_check_fails(clnet_status expected, const char *needle, clnet_status got,
                       const char *expr, const char *file, int line);
+
+/* Removes folder dir with everything in it (subfolders too); a missing folder is no error. */
+void test_remove_dir(const char *dir);
+
+/* One scratch folder per test program for the files its tests write. test_scratch_create
+ * makes a fresh /tmp/clnet-<name>-XXXXXX and returns 0, or -1 if it cannot (the shape of a
+ * cmocka group setup's result); test_scratch_remove deletes it with everything in it. */
+int test_scratch_create(const char *name);
+void test_scratch_remove(void);
+/* The scratch folder made by test_scratch_create. */
+const char *test_scratch_dir(void);
+/* Path of a file in the scratch folder: four static buffers used in turn, so that up to four
+ * paths can be held at once. */
+const char *test_scratch_path(const char *name);
+
+/* The whole of a file, with one spare byte allocated past its end; the test fails if it
+ * cannot be read. Free with free(). */
+uint8_t *test_read_file(const char *path, size_t *size);
+/* Writes size bytes to path, replacing the file; the test fails on any error. */
+void test_write_file(const char *path, const void *data, size_t size);
+/* A raw float32 file that must hold exactly count floats (the test fails otherwise). */
+float *test_read_floats(const char *path, size_t count);
+/* The first count floats of a raw float32 file that may hold more (reference logits of a whole
+ * test set); the test fails if it holds fewer. */
+float *test_read_leading_floats(const char *path, size_t count);
+
+/* Builds a net for g on test_context() with options o (NULL: the defaults), runs a batch of n
+ * on it, and destroys it. */
+void test_run_on_device(const clnet_graph *g, const clnet_net_options *o, int n,
+                        const float *const *inputs, float *const *outputs);
+
+/* The first images of the shared CIFAR-10 test batch (cifar10/test_batch.bin): pixels and
+ * labels as read, and x, the n images prepared for a network. */
+typedef struct test_cifar {
+    uint8_t *pixels, *labels;
+    float *x;
+    int n;
+} test_cifar;
+/* Reads the first n images and prepares them with p; skips the test when the shared data is
+ * absent. */
+void test_cifar_load(int n, const clnet_preprocess *p, test_cifar *b);
+void test_cifar_free(test_cifar *b);
+/* The preprocessing that scales pixels to [0, 1], then normalises each channel with mean and
+ * std (RGB). */
+clnet_preprocess test_preprocess_mean_std(const float mean[3], const float std[3]);
 
 /* Path of a file under the shared data folder; NULL if it does not exist
  * (tests then skip). The path lives in a static buffer that the next call

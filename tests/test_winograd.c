@@ -14,11 +14,11 @@
 #include "reference.h"
 
 /* Tolerance of one layer, relative to the largest reference magnitude.
- * Beyond the float accumulation of a direct convolution (about 1e-6 here),
+ * Beyond the float accumulation of a direct convolution (about 1e-7 here),
  * the transforms round every term a few times, and F(4x4,3x3)'s output
- * transform multiplies by up to 8: over the up to 312 input channels of the
- * networks' layers the worst error measured is about 3e-6 (F(2x2)) and
- * 1e-5 (F(4x4)). */
+ * transform multiplies by up to 8: over the layers of the built-in
+ * networks (up to 128 input channels) the worst error measured is 4e-7 for
+ * F(2x2) and 8.5e-6 for F(4x4). */
 #define TOL_F2 1e-5
 #define TOL_F4 3e-5
 /* Whole networks, as tests/test_net.c checks them. */
@@ -106,8 +106,16 @@ static void filter_transform_gives_the_correlation(void **state) {
         double kernel[2 * 3 * 9];
         for (int i = 0; i < 2 * 3 * 9; i++)
             kernel[i] = test_rng_uniform(&rng, -1, 1);
-        float u[36 * 6];
-        clnet_winograd_transform_filters(tile, 2, 3, kernel, u);
+        /* The GEMM layout [xi][o][i] and the fused one [xi][i][o padded to 8]. */
+        float u[36 * 6], uf[36 * 24];
+        clnet_winograd_transform_filters(tile, 0, 2, 3, kernel, u);
+        clnet_winograd_transform_filters(tile, 1, 2, 3, kernel, uf);
+        for (int k = 0; k < alpha * alpha; k++)
+            for (int i = 0; i < 3; i++)
+                for (int o = 0; o < 8; o++) {
+                    float want = o < 2 ? u[(size_t)k * 6 + (size_t)o * 3 + i] : 0.0f;
+                    assert_true(uf[(size_t)k * 24 + (size_t)i * 8 + o] == want);
+                }
         for (int o = 0; o < 2; o++) {
             for (int i = 0; i < 3; i++) {
                 double d[36], y[16];
@@ -232,16 +240,22 @@ static const char *const networks[] = {"resnet20v1",     "resnet56v2", "densenet
                                        "densenet100k24", "densenet40k24", "ynet"};
 
 typedef struct error_record {
-    double worst[2]; /* per tile size (2, 4) */
+    double worst[2]; /* per tile size (2, 4), both paths */
 } error_record;
 
-/* Runs one geometry with one tile size: batch 3 through views with offsets
+/* Runs one geometry with one tile size on one path (fused or GEMM),
+ * skipping the fused path where the device lacks the local memory: batch 3
+ * through views with offsets
  * and foreign channels around them (as a concatenation slice is written),
  * and batch 1 on a dense tensor; compares with the reference and checks
  * that nothing outside the output view was written. */
-static void check_shape(const clnet_conv_geometry *g, const char *from, int tile,
+static void check_shape(const clnet_conv_geometry *g, const char *from, int tile, int fused,
                         error_record *errors) {
     clnet_context *ctx = test_context();
+    const char *path = fused ? "fused" : "gemm";
+    if (fused && (size_t)(tile + 2) * (tile + 2) * g->in_c * 8 * sizeof(float) >
+                     clnet_context_device(ctx)->local_mem_bytes)
+        return; /* the fused kernel refuses it, as tested below */
     const int batch = 3, in_hw = g->in_h * g->in_w, out_hw = g->out_h * g->out_w;
     const int in_lead = 5, in_before = 2, in_after = 1, out_lead = 3, out_before = 1,
               out_after = 2;
@@ -263,9 +277,9 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     assert_non_null(weight_d);
     for (size_t i = 0; i < w_count; i++)
         weight_d[i] = weight[i];
-    size_t u_count = clnet_winograd_filter_floats(g, tile);
+    size_t u_count = clnet_winograd_filter_floats(g, tile, fused);
     float *u = test_alloc(u_count);
-    clnet_winograd_transform_filters(tile, g->out_c, g->in_c, weight_d, u);
+    clnet_winograd_transform_filters(tile, fused, g->out_c, g->in_c, weight_d, u);
 
     /* The reference on the dense input. */
     float *in_dense = test_alloc((size_t)batch * g->in_c * in_hw);
@@ -284,11 +298,17 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     cl_mem in_buf = upload(ctx, in_wide, in_total);
     cl_mem u_buf = upload(ctx, u, u_count), b_buf = upload(ctx, bias, (size_t)g->out_c);
     cl_mem out_buf = poisoned(ctx, out_total);
-    cl_mem scratch = poisoned(ctx, clnet_conv2d_winograd_scratch(g, tile, batch));
+    cl_mem scratch = NULL;
     clnet_dview in = {in_buf, in_lead + in_before * in_hw, in_stride};
     clnet_dview out = {out_buf, out_lead + out_before * out_hw, out_stride};
-    TEST_OK(clnet_conv2d_winograd(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
-                                  CLNET_GEMM_CLNET, scratch, NULL));
+    if (fused) {
+        TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
+                                            NULL));
+    } else {
+        scratch = poisoned(ctx, clnet_conv2d_winograd_gemm_scratch(g, tile, batch));
+        TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
+                                           CLNET_GEMM_CLNET, scratch, NULL));
+    }
     float *wide = download(ctx, out_buf, out_total);
     float *got = test_alloc(out_count);
     for (size_t i = 0; i < out_total; i++) {
@@ -299,14 +319,15 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
             size_t n = (i - out_lead) / (size_t)out_stride;
             got[n * g->out_c * out_hw + within - (size_t)out_before * out_hw] = wide[i];
         } else if (!isnan(wide[i])) {
-            fail_msg("%s F(%dx%d) %dx%dx%d -> %d: float %zu outside the output view was "
+            fail_msg("%s F(%dx%d) %s %dx%dx%d -> %d: float %zu outside the output view was "
                      "written (%g)",
-                     from, tile, tile, g->in_c, g->in_h, g->in_w, g->out_c, i, wide[i]);
+                     from, tile, tile, path, g->in_c, g->in_h, g->in_w, g->out_c, i, wide[i]);
         }
     }
     char what[160];
-    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %dx%dx%d -> %d pads %d/%d/%d/%d, batch 3 views",
-             from, tile, tile, g->in_c, g->in_h, g->in_w, g->out_c, g->pad_top, g->pad_bottom,
+    snprintf(what, sizeof what,
+             "%s F(%dx%d,3x3) %s %dx%dx%d -> %d pads %d/%d/%d/%d, batch 3 views", from, tile,
+             tile, path, g->in_c, g->in_h, g->in_w, g->out_c, g->pad_top, g->pad_bottom,
              g->pad_left, g->pad_right);
     double tolerance = tile == 2 ? TOL_F2 : TOL_F4;
     test_assert_close(what, want, got, out_count, tolerance);
@@ -320,11 +341,15 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     out_buf = poisoned(ctx, one);
     clnet_dview in1 = {in_buf, in.offset, in_stride};
     clnet_dview out1 = {out_buf, 0, (int)one};
-    TEST_OK(clnet_conv2d_winograd(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
-                                  CLNET_GEMM_CLNET, scratch, NULL));
+    if (fused)
+        TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
+                                            NULL));
+    else
+        TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
+                                           CLNET_GEMM_CLNET, scratch, NULL));
     float *got1 = download(ctx, out_buf, one);
-    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %dx%dx%d -> %d, batch 1", from, tile, tile,
-             g->in_c, g->in_h, g->in_w, g->out_c);
+    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %s %dx%dx%d -> %d, batch 1", from, tile, tile,
+             path, g->in_c, g->in_h, g->in_w, g->out_c);
     test_assert_close(what, want, got1, one, tolerance);
 
     free(got1);
@@ -352,25 +377,27 @@ static void every_network_shape_matches_reference(void **state) {
         collect_shapes(networks[i], list);
     assert_true(list->count >= 10);
     error_record errors = {{0, 0}};
-    for (int i = 0; i < list->count; i++) {
-        check_shape(&list->shapes[i], list->from[i], 2, &errors);
-        check_shape(&list->shapes[i], list->from[i], 4, &errors);
-    }
+    for (int i = 0; i < list->count; i++)
+        for (int fused = 0; fused <= 1; fused++) {
+            check_shape(&list->shapes[i], list->from[i], 2, fused, &errors);
+            check_shape(&list->shapes[i], list->from[i], 4, fused, &errors);
+        }
     print_message("winograd: %d layer shapes; worst relative error F(2x2,3x3) %.2e, "
                   "F(4x4,3x3) %.2e\n",
                   list->count, errors.worst[0], errors.worst[1]);
     free(list);
 }
 
-/* Sizes that leave partial tiles on both axes, asymmetric and 'valid'
- * padding, one channel, and images smaller than a tile. */
+/* Sizes that leave partial tiles on both axes, asymmetric, 'valid' and
+ * wide padding (tiles wholly in the padding), one channel, and images
+ * smaller than a tile. */
 static void odd_sizes_and_paddings_match_reference(void **state) {
     (void)state;
     static const int cases[][8] = {
         /* in_c, h, w, out_c, pad top, bottom, left, right */
         {1, 7, 5, 3, 1, 1, 1, 1},   {5, 13, 11, 7, 1, 1, 1, 1}, {3, 9, 10, 17, 0, 0, 0, 0},
         {7, 6, 9, 5, 2, 0, 0, 2},   {2, 1, 1, 4, 1, 1, 1, 1},   {9, 3, 17, 33, 1, 1, 1, 1},
-        {16, 31, 29, 9, 1, 1, 1, 1},
+        {16, 31, 29, 9, 1, 1, 1, 1}, {2, 8, 9, 3, 9, 10, 11, 9},  {3, 12, 16, 4, 3, 0, 5, 3},
     };
     error_record errors = {{0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -388,8 +415,10 @@ static void odd_sizes_and_paddings_match_reference(void **state) {
         g.pad_right = c[7];
         g.out_h = g.in_h + g.pad_top + g.pad_bottom - 2;
         g.out_w = g.in_w + g.pad_left + g.pad_right - 2;
-        check_shape(&g, "odd", 2, &errors);
-        check_shape(&g, "odd", 4, &errors);
+        for (int fused = 0; fused <= 1; fused++) {
+            check_shape(&g, "odd", 2, fused, &errors);
+            check_shape(&g, "odd", 4, fused, &errors);
+        }
     }
 }
 
@@ -400,7 +429,9 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
                              .out_w = 4, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
                              .pad_top = 0, .pad_left = 0, .pad_bottom = 1, .pad_right = 1};
     assert_false(clnet_conv2d_winograd_applies(&g));
-    assert_int_equal(clnet_conv2d_winograd_scratch(&g, 4, 2), 0);
+    assert_false(clnet_conv2d_winograd_fuses(ctx, &g, 4));
+    assert_int_equal(clnet_conv2d_winograd_scratch(ctx, &g, 4, 2), 0);
+    assert_int_equal(clnet_conv2d_winograd_gemm_scratch(&g, 4, 2), 0);
     cl_mem buf = poisoned(ctx, 4096);
     clnet_dview v = {buf, 0, 256};
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "stride",
@@ -412,8 +443,22 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
                clnet_conv2d_winograd(ctx, &g, 3, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
                                      NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "scratch",
-               clnet_conv2d_winograd(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL,
-                                     NULL));
+               clnet_conv2d_winograd_gemm(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET,
+                                          NULL, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "transformed filters",
+               clnet_conv2d_winograd_fused(ctx, &g, 4, 1, v, v, NULL, NULL, 0, NULL));
+    /* Too many input channels for the fused kernel's local memory. */
+    clnet_conv_geometry wide = g;
+    wide.in_c = (int)(clnet_context_device(ctx)->local_mem_bytes / (36 * 8 * sizeof(float))) + 1;
+    wide.in_h = wide.in_w = 1;
+    wide.out_h = wide.out_w = 1;
+    wide.pad_top = wide.pad_left = wide.pad_bottom = wide.pad_right = 1;
+    assert_false(clnet_conv2d_winograd_fuses(ctx, &wide, 4));
+    cl_mem big = poisoned(ctx, (size_t)wide.in_c * 4 * 36 * 8);
+    clnet_dview vb = {big, 0, wide.in_c};
+    TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "local memory",
+               clnet_conv2d_winograd_fused(ctx, &wide, 4, 1, vb, vb, big, NULL, 0, NULL));
+    clnet_buffer_release(big);
     clnet_buffer_release(buf);
 
     /* In a net, forcing Winograd leaves the stride-2, 1x1 and dilated

@@ -11,10 +11,11 @@ static const char HELP_COMPILE[] =
     "usage: clnet compile --out DIR [MODEL...] [--arch NAME] [--json]\n"
     "\n"
     "Builds the OpenCL programs that MODEL (default: every built-in network) needs\n"
-    "on the device, by compiling and running each once on one image, and writes\n"
-    "their binaries into DIR. A process with CLNET_BINARY_DIR=DIR then loads them\n"
-    "and never compiles: the way to run on devices without a compiler (FPGAs), on\n"
-    "the same device, driver and clnet version.\n"
+    "on the device, by compiling and running each once on one image with every\n"
+    "convolution algorithm, and writes their binaries into DIR. A process with\n"
+    "CLNET_BINARY_DIR=DIR then loads them and never compiles: the way to run on\n"
+    "devices without a compiler (FPGAs), on the same device, driver and clnet\n"
+    "version.\n"
     "\n"
     "  --out DIR     folder of the binaries (created if missing)\n"
     "  --arch NAME   architecture of weights-only model files\n";
@@ -52,12 +53,19 @@ static int exercise(clnet_context *ctx, const char *model, const char *arch) {
         if (!(out[i] = cli_alloc_floats(clnet_shape_size(s), "an output")))
             goto done;
     }
-    if (clnet_net_create(ctx, g, NULL, &net) != CLNET_STATUS_OK)
-        cli_fail("compiling '%s'", model);
-    else if (clnet_net_run(net, 1, (const float *const *)in, out) != CLNET_STATUS_OK)
-        cli_fail("running '%s'", model);
-    else
-        rc = RC_OK;
+    /* Every convolution algorithm, so that a binary-only run may force any
+     * of them. */
+    rc = RC_OK;
+    for (int algo = CLNET_CONV_AUTO; algo <= CLNET_CONV_WINOGRAD_4X4 && rc == RC_OK; algo++) {
+        clnet_net_options options = clnet_net_options_default();
+        options.conv_algo = (clnet_conv_algo)algo;
+        if (clnet_net_create(ctx, g, &options, &net) != CLNET_STATUS_OK)
+            rc = cli_fail("compiling '%s'", model);
+        else if (clnet_net_run(net, 1, (const float *const *)in, out) != CLNET_STATUS_OK)
+            rc = cli_fail("running '%s'", model);
+        clnet_net_destroy(net);
+        net = NULL;
+    }
 done:
     for (int i = 0; in && i < n_in; i++)
         free(in[i]);

@@ -10,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *device_type_name(clnet_device_type t) {
-    switch (t) {
-    case CLNET_DEVICE_TYPE_CPU: return "CPU";
-    case CLNET_DEVICE_TYPE_GPU: return "GPU";
-    case CLNET_DEVICE_TYPE_ACCELERATOR: return "accelerator";
-    default: return "other";
-    }
-}
-
 static int same_device(const clnet_device_info *a, const clnet_device_info *b) {
     return a->platform_index == b->platform_index && a->device_index == b->device_index;
 }
@@ -49,7 +40,7 @@ static void print_device_text(const clnet_device_info *d, int is_default, int is
     char b1[32], b2[32], b3[32];
     printf("\n  [%d:%d] %s%s%s\n", d->platform_index, d->device_index, d->name,
            is_default ? "  (default)" : "", is_selected ? "  (selected)" : "");
-    printf("      type              %s\n", device_type_name(d->type));
+    printf("      type              %s\n", clnet_device_type_name(d->type));
     printf("      vendor            %s\n", d->vendor);
     printf("      version           %s\n", d->device_version);
     printf("      driver version    %s\n", d->driver_version);
@@ -72,7 +63,7 @@ static void print_device_json(json *j, const clnet_device_info *d, int is_defaul
     json_open(j, NULL, '{');
     json_str(j, "index", index);
     json_str(j, "name", d->name);
-    json_str(j, "type", device_type_name(d->type));
+    json_str(j, "type", clnet_device_type_name(d->type));
     json_str(j, "vendor", d->vendor);
     json_str(j, "version", d->device_version);
     json_str(j, "driver_version", d->driver_version);

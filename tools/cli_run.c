@@ -39,7 +39,8 @@ static const char HELP_RUN[] =
     "  --profile          print the device time of every step of the last run\n"
     "  --logits           output (and check) the values before a final softmax, which\n"
     "                     with random weights often saturates and hides differences\n"
-    "  --conv-algo A      auto, direct, im2col or gemm1x1 (default auto)\n"
+    "  --conv-algo A      auto, direct, im2col, gemm1x1, winograd2x2 or winograd4x4\n"
+    "                     (default auto; layers an algorithm does not fit fall back)\n"
     "  --gemm B           auto, clnet or clblast (default auto)\n"
     "  --arch NAME        architecture of a weights-only model file (see clnet --help)\n"
     "\n"
@@ -65,7 +66,9 @@ static const char HELP_SELFTEST[] =
 /* clnet run                                                                */
 
 /* Indexed by enum value: CLNET_CONV_* and CLNET_GEMM_*. */
-static const char *const CONV_ALGO_NAMES[] = {"auto", "direct", "im2col", "gemm1x1"};
+/* In clnet_conv_algo order, so that the index is the enum value. */
+static const char *const CONV_ALGO_NAMES[] = {"auto",    "direct",      "im2col",
+                                              "gemm1x1", "winograd2x2", "winograd4x4"};
 static const char *const GEMM_NAMES[] = {"auto", "clnet", "clblast"};
 
 static int name_index(const char *const *names, int n, const char *s) {
@@ -282,10 +285,12 @@ int cmd_run(int argc, char **argv, cli_opts *o) {
     if (a.check > a.batch)
         return cli_usage_error("run", "--check-batch %d exceeds --batch %d", a.check, a.batch);
     clnet_net_options nopt = clnet_net_options_default();
-    int conv = name_index(CONV_ALGO_NAMES, 4, a.conv_algo);
+    int conv = name_index(CONV_ALGO_NAMES, 6, a.conv_algo);
     int gemm = name_index(GEMM_NAMES, 3, a.gemm);
     if (conv < 0)
-        return cli_usage_error("run", "unknown --conv-algo '%s' (auto, direct, im2col, gemm1x1)",
+        return cli_usage_error("run",
+                               "unknown --conv-algo '%s' (auto, direct, im2col, gemm1x1, "
+                               "winograd2x2, winograd4x4)",
                                a.conv_algo);
     if (gemm < 0)
         return cli_usage_error("run", "unknown --gemm '%s' (auto, clnet, clblast)", a.gemm);
