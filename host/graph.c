@@ -629,6 +629,17 @@ static clnet_status shape_error(const clnet_layer *layer, const char *detail, cl
                       clnet_op_name(layer->op), layer->name, detail, sa, sb);
 }
 
+/* Fails unless x is a (channels, height, width) tensor, as windows need. */
+static clnet_status require_spatial(const clnet_layer *layer, clnet_shape x) {
+    if (x.rank == 3)
+        return CLNET_STATUS_OK;
+    char s[64];
+    format_shape(x, s, sizeof s);
+    return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
+                      "%s '%s' needs a (channels, height, width) input, got %s",
+                      clnet_op_name(layer->op), layer->name, s);
+}
+
 /* Infers the output shape of calling layer on inputs, resolving windows
  * into node->geom, and checks the call against the layer's weights. */
 static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clnet_node *node) {
@@ -655,13 +666,7 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
     case CLNET_OP_CONV2D:
     case CLNET_OP_AVGPOOL:
     case CLNET_OP_MAXPOOL:
-        if (x.rank != 3) {
-            char s[64];
-            format_shape(x, s, sizeof s);
-            return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
-                              "%s '%s' needs a (channels, height, width) input, got %s", op, name,
-                              s);
-        }
+        CLNET_TRY(require_spatial(layer, x));
         if (layer->op == CLNET_OP_CONV2D) {
             CLNET_TRY(clnet_conv_geometry_make(name, &layer->u.conv, x.c, x.h, x.w,
                                                &node->geom.conv));
@@ -682,13 +687,7 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
         break;
     case CLNET_OP_PAD:
     case CLNET_OP_SLICE:
-        if (x.rank != 3) {
-            char s[64];
-            format_shape(x, s, sizeof s);
-            return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
-                              "%s '%s' needs a (channels, height, width) input, got %s", op, name,
-                              s);
-        }
+        CLNET_TRY(require_spatial(layer, x));
         if (layer->op == CLNET_OP_PAD) {
             const clnet_pad_desc *p = &layer->u.pad;
             long long c = (long long)x.c + p->channels_before + p->channels_after;
@@ -739,13 +738,7 @@ static clnet_status infer(clnet_layer *layer, const clnet_shape *in, int n, clne
         break;
     }
     case CLNET_OP_GLOBAL_AVGPOOL:
-        if (x.rank != 3) {
-            char s[64];
-            format_shape(x, s, sizeof s);
-            return clnet_fail(CLNET_STATUS_SHAPE_MISMATCH,
-                              "%s '%s' needs a (channels, height, width) input, got %s", op, name,
-                              s);
-        }
+        CLNET_TRY(require_spatial(layer, x));
         y = (clnet_shape){1, x.c, 1, 1};
         break;
     case CLNET_OP_FLATTEN:

@@ -22,26 +22,6 @@
 /* ------------------------------------------------------------------------ */
 /* Device buffers and tensor views                                          */
 
-static cl_mem upload(clnet_context *ctx, const float *data, size_t count) {
-    cl_mem buf;
-    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test input", &buf));
-    TEST_OK(clnet_buffer_write(ctx, buf, 0, count * sizeof(float), data));
-    return buf;
-}
-
-static cl_mem poisoned(clnet_context *ctx, size_t count) {
-    cl_mem buf;
-    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test output", &buf));
-    TEST_OK(clnet_buffer_fill(ctx, buf, 0, count * sizeof(float), TEST_POISON));
-    return buf;
-}
-
-static float *download(clnet_context *ctx, cl_mem buf, size_t count) {
-    float *host = test_alloc(count);
-    TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
-    return host;
-}
-
 static float *random_floats(test_rng *rng, size_t count, float lo, float hi) {
     float *p = test_alloc(count);
     test_fill_uniform(rng, p, count, lo, hi);
@@ -108,7 +88,7 @@ static void relu_host(float *x, size_t count) {
 static void check_output(clnet_context *ctx, const char *what, cl_mem out_buf, layout l, int c,
                          int hw, int batch, const float *expected) {
     size_t total = layout_floats(l, c, hw, batch);
-    float *wide = download(ctx, out_buf, total);
+    float *wide = test_download(ctx, out_buf, total);
     float *got = extract(wide, l, c, hw, batch);
     test_assert_close(what, expected, got, (size_t)batch * c * hw, TOLERANCE);
     float *poison = test_alloc_poisoned(total);
@@ -182,10 +162,10 @@ static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
     float *weight = random_floats(&rng, w_count, -1, 1);
     float *bias = random_floats(&rng, (size_t)g.out_c, -1, 1);
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem w_buf = upload(ctx, weight, w_count);
-    cl_mem b_buf = cc->bias ? upload(ctx, bias, (size_t)g.out_c) : NULL;
-    cl_mem out_buf = poisoned(ctx, layout_floats(cc->out_layout, g.out_c, out_hw, cc->batch));
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem w_buf = test_upload(ctx, weight, w_count);
+    cl_mem b_buf = cc->bias ? test_upload(ctx, bias, (size_t)g.out_c) : NULL;
+    cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(cc->out_layout, g.out_c, out_hw, cc->batch));
     clnet_dview in = layout_view(in_buf, cc->in_layout, g.in_c, in_hw);
     clnet_dview out = layout_view(out_buf, cc->out_layout, g.out_c, out_hw);
 
@@ -197,7 +177,7 @@ static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
         break;
     case CLNET_CONV_IM2COL_GEMM: {
         size_t floats = clnet_conv2d_im2col_scratch(&g, cc->batch);
-        scratch = poisoned(ctx, floats);
+        scratch = test_poisoned_buffer(ctx, floats);
         TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
                                          backend, scratch, NULL));
         break;
@@ -303,9 +283,9 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
     float *b = random_floats(&rng, b_total, -1, 1);
     float *bias = random_floats(&rng, (size_t)gc->m, -1, 1);
 
-    cl_mem a_buf = upload(ctx, a, a_total), b_buf = upload(ctx, b, b_total);
-    cl_mem bias_buf = gc->bias ? upload(ctx, bias, (size_t)gc->m) : NULL;
-    cl_mem c_buf = poisoned(ctx, c_total);
+    cl_mem a_buf = test_upload(ctx, a, a_total), b_buf = test_upload(ctx, b, b_total);
+    cl_mem bias_buf = gc->bias ? test_upload(ctx, bias, (size_t)gc->m) : NULL;
+    cl_mem c_buf = test_poisoned_buffer(ctx, c_total);
     clnet_gemm_args args = {
         .m = gc->m, .n = gc->n, .k = gc->k, .batch = gc->batch,
         .a = a_buf, .a_off = gc->a_off, .lda = lda,
@@ -314,7 +294,7 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
         .bias = bias_buf, .relu = gc->relu,
     };
     TEST_OK(clnet_gemm(ctx, backend, &args, NULL));
-    float *c = download(ctx, c_buf, c_total);
+    float *c = test_download(ctx, c_buf, c_total);
 
     /* Expected values in double; every float outside C's rows must stay poisoned. */
     size_t count = (size_t)gc->batch * gc->m * gc->n;
@@ -410,10 +390,10 @@ static void batchnorm_matches_reference(void **state) {
     float *expected = test_alloc((size_t)batch * c * hw);
     clnet_ref_batchnorm(c, hw, batch, in_dense, gamma, beta, mean, var, eps, expected);
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem scale_buf = upload(ctx, scale, c), shift_buf = upload(ctx, shift, c);
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem scale_buf = test_upload(ctx, scale, c), shift_buf = test_upload(ctx, shift, c);
     for (int relu = 0; relu <= 1; relu++) {
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, c, hw, batch));
         TEST_OK(clnet_batchnorm(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
                                 layout_view(out_buf, out_l, c, hw), scale_buf, shift_buf, relu,
                                 NULL));
@@ -447,8 +427,8 @@ static void relu_matches_reference_on_views(void **state) {
     float *expected = test_alloc((size_t)batch * c * hw);
     clnet_ref_relu((size_t)batch * c * hw, in_dense, expected);
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, c, hw, batch));
     TEST_OK(clnet_relu(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
                        layout_view(out_buf, out_l, c, hw), NULL));
     check_output(ctx, "relu", out_buf, out_l, c, hw, batch, expected);
@@ -473,9 +453,9 @@ static void add_with_and_without_relu_matches_reference(void **state) {
     float *expected = test_alloc((size_t)batch * count);
     clnet_ref_add((size_t)batch * count, a, b, expected);
 
-    cl_mem a_buf = upload(ctx, a_wide, a_total), b_buf = upload(ctx, b_wide, b_total);
+    cl_mem a_buf = test_upload(ctx, a_wide, a_total), b_buf = test_upload(ctx, b_wide, b_total);
     for (int relu = 0; relu <= 1; relu++) {
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, count, 1, batch));
         TEST_OK(clnet_add(ctx, count, batch, layout_view(a_buf, a_l, count, 1),
                           layout_view(b_buf, b_l, count, 1),
                           layout_view(out_buf, out_l, count, 1), relu, NULL));
@@ -517,7 +497,7 @@ static void binary_ops_with_and_without_relu_match_reference(void **state) {
         float *a = extract(a_wide, a_l, count, 1, batch);
         float *b = extract(b_wide, b_l, count, 1, batch);
         float *expected = test_alloc(n);
-        cl_mem a_buf = upload(ctx, a_wide, a_total), b_buf = upload(ctx, b_wide, b_total);
+        cl_mem a_buf = test_upload(ctx, a_wide, a_total), b_buf = test_upload(ctx, b_wide, b_total);
         for (int k = 0; k < 3; k++) {
             for (int relu = 0; relu <= 1; relu++) {
                 if (ops[k] == CLNET_OP_ADD)
@@ -528,7 +508,7 @@ static void binary_ops_with_and_without_relu_match_reference(void **state) {
                     clnet_ref_subtract(n, a, b, expected);
                 if (relu)
                     relu_host(expected, n);
-                cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+                cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, count, 1, batch));
                 TEST_OK(clnet_binary(ctx, ops[k], count, batch, layout_view(a_buf, a_l, count, 1),
                                      layout_view(b_buf, b_l, count, 1),
                                      layout_view(out_buf, out_l, count, 1), relu, NULL));
@@ -571,14 +551,14 @@ static void clip_matches_reference_on_views(void **state) {
         float *expected = test_alloc((size_t)batch * count);
         clnet_ref_clip((size_t)batch * count, in_dense, cases[ci].lo, cases[ci].hi, expected);
 
-        cl_mem in_buf = upload(ctx, in_wide, in_total);
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+        cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, count, 1, batch));
         TEST_OK(clnet_clip(ctx, count, batch, layout_view(in_buf, in_l, count, 1),
                            layout_view(out_buf, out_l, count, 1), cases[ci].lo, cases[ci].hi,
                            NULL));
         /* Clipping selects values; it is exact. */
         size_t total = layout_floats(out_l, count, 1, batch);
-        float *wide = download(ctx, out_buf, total);
+        float *wide = test_download(ctx, out_buf, total);
         float *got = extract(wide, out_l, count, 1, batch);
         test_assert_close("clip", expected, got, (size_t)batch * count, 0.0);
         float *poison = test_alloc_poisoned(total);
@@ -614,15 +594,15 @@ static void sigmoid_is_accurate_and_finite_for_large_inputs(void **state) {
     float *expected = test_alloc(n);
     clnet_ref_sigmoid(n, in_dense, expected);
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem out_buf = poisoned(ctx, layout_floats(out_l, count, 1, batch));
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, count, 1, batch));
     TEST_OK(clnet_sigmoid(ctx, count, batch, layout_view(in_buf, in_l, count, 1),
                           layout_view(out_buf, out_l, count, 1), NULL));
     check_output(ctx, "sigmoid", out_buf, out_l, count, 1, batch, expected);
 
     /* Relative accuracy in the tails too, where values are far below the
      * largest one: within 1e-5 of each expected value down to 1e-30. */
-    float *wide = download(ctx, out_buf, layout_floats(out_l, count, 1, batch));
+    float *wide = test_download(ctx, out_buf, layout_floats(out_l, count, 1, batch));
     float *got = extract(wide, out_l, count, 1, batch);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(got[i]) || got[i] < 0 || got[i] > 1)
@@ -681,14 +661,14 @@ static void window_matches_reference_for_slices_and_pads(void **state) {
         float *expected = test_alloc((size_t)wc->batch * w->out_c * out_hw);
         clnet_ref_window(w, wc->batch, in_dense, expected);
 
-        cl_mem in_buf = upload(ctx, in_wide, in_total);
+        cl_mem in_buf = test_upload(ctx, in_wide, in_total);
         cl_mem out_buf =
-            poisoned(ctx, layout_floats(wc->out_layout, w->out_c, out_hw, wc->batch));
+            test_poisoned_buffer(ctx, layout_floats(wc->out_layout, w->out_c, out_hw, wc->batch));
         TEST_OK(clnet_window(ctx, w, wc->batch, layout_view(in_buf, wc->in_layout, w->in_c, in_hw),
                              layout_view(out_buf, wc->out_layout, w->out_c, out_hw), NULL));
         /* A copy is exact, the fill value included. */
         size_t total = layout_floats(wc->out_layout, w->out_c, out_hw, wc->batch);
-        float *wide = download(ctx, out_buf, total);
+        float *wide = test_download(ctx, out_buf, total);
         float *got = extract(wide, wc->out_layout, w->out_c, out_hw, wc->batch);
         test_assert_close(wc->name, expected, got, (size_t)wc->batch * w->out_c * out_hw, 0.0);
         float *poison = test_alloc_poisoned(total);
@@ -716,16 +696,16 @@ static void copy_into_slice_keeps_the_rest_of_the_tensor(void **state) {
     float *original = random_floats(&rng, wide_total, -1, 1);
     float *x1 = random_floats(&rng, (size_t)batch * c1 * hw, -1, 1);
     float *x2 = random_floats(&rng, (size_t)batch * c2 * hw, -1, 1);
-    cl_mem wide = upload(ctx, original, wide_total);
-    cl_mem b1 = upload(ctx, x1, (size_t)batch * c1 * hw);
-    cl_mem b2 = upload(ctx, x2, (size_t)batch * c2 * hw);
+    cl_mem wide = test_upload(ctx, original, wide_total);
+    cl_mem b1 = test_upload(ctx, x1, (size_t)batch * c1 * hw);
+    cl_mem b2 = test_upload(ctx, x2, (size_t)batch * c2 * hw);
 
     /* x1 at channel 1, x2 at channel 5, after 4 leading floats. */
     clnet_dview v1 = {b1, 0, c1 * hw}, v2 = {b2, 0, c2 * hw};
     clnet_dview s1 = {wide, 4 + 1 * hw, total_c * hw}, s2 = {wide, 4 + 5 * hw, total_c * hw};
     TEST_OK(clnet_copy(ctx, c1 * hw, batch, v1, s1, NULL));
     TEST_OK(clnet_copy(ctx, c2 * hw, batch, v2, s2, NULL));
-    float *got = download(ctx, wide, wide_total);
+    float *got = test_download(ctx, wide, wide_total);
 
     float *expected = test_alloc(wide_total);
     memcpy(expected, original, wide_total * sizeof(float));
@@ -784,8 +764,8 @@ static void check_pool_case(const pool_case *pc, uint64_t seed) {
     else
         clnet_ref_avgpool(&g, pc->batch, in_dense, expected);
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem out_buf = poisoned(ctx, layout_floats(pc->out_layout, g.c, out_hw, pc->batch));
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(pc->out_layout, g.c, out_hw, pc->batch));
     TEST_OK(clnet_pool2d(ctx, pc->op, &g, pc->batch, layout_view(in_buf, pc->in_layout, g.c, in_hw),
                          layout_view(out_buf, pc->out_layout, g.c, out_hw), NULL));
     char what[120];
@@ -849,8 +829,8 @@ static void global_avgpool_matches_reference(void **state) {
         float *expected = test_alloc((size_t)batch * c);
         clnet_ref_global_avgpool(c, hw, batch, in_dense, expected);
 
-        cl_mem in_buf = upload(ctx, in_wide, in_total);
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, 1, batch));
+        cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, c, 1, batch));
         TEST_OK(clnet_global_avgpool(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
                                      layout_view(out_buf, out_l, c, 1), NULL));
         check_output(ctx, "global_avgpool", out_buf, out_l, c, 1, batch, expected);
@@ -892,10 +872,10 @@ static void dense_with_and_without_bias_and_relu_matches_reference(void **state)
         if (cases[i].relu)
             relu_host(expected, (size_t)batch * units);
 
-        cl_mem in_buf = upload(ctx, in_wide, in_total);
-        cl_mem w_buf = upload(ctx, weight, (size_t)units * in_f);
-        cl_mem b_buf = cases[i].bias ? upload(ctx, bias, (size_t)units) : NULL;
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, units, 1, batch));
+        cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+        cl_mem w_buf = test_upload(ctx, weight, (size_t)units * in_f);
+        cl_mem b_buf = cases[i].bias ? test_upload(ctx, bias, (size_t)units) : NULL;
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, units, 1, batch));
         TEST_OK(clnet_dense(ctx, in_f, units, batch, layout_view(in_buf, in_l, in_f, 1),
                             layout_view(out_buf, out_l, units, 1), w_buf, b_buf, cases[i].relu,
                             CLNET_GEMM_AUTO, NULL));
@@ -938,8 +918,8 @@ static void softmax_over_channels_matches_reference(void **state) {
         float *expected = test_alloc((size_t)batch * c * hw);
         clnet_ref_softmax(c, hw, batch, in_dense, expected);
 
-        cl_mem in_buf = upload(ctx, in_wide, in_total);
-        cl_mem out_buf = poisoned(ctx, layout_floats(out_l, c, hw, batch));
+        cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, c, hw, batch));
         TEST_OK(clnet_softmax(ctx, c, hw, batch, layout_view(in_buf, in_l, c, hw),
                               layout_view(out_buf, out_l, c, hw), NULL));
         check_output(ctx, hw == 1 ? "softmax rank 1" : "softmax rank 3", out_buf, out_l, c, hw,
@@ -964,9 +944,9 @@ static void launchers_append_one_event_per_kernel(void **state) {
     size_t w_n = (size_t)g.out_c * g.in_c * g.kh * g.kw;
     test_rng rng = {1500};
     float *host = random_floats(&rng, in_n + w_n, -1, 1);
-    cl_mem in_buf = upload(ctx, host, in_n), w_buf = upload(ctx, host + in_n, w_n);
-    cl_mem out_buf = poisoned(ctx, out_n);
-    cl_mem scratch = poisoned(ctx, clnet_conv2d_im2col_scratch(&g, 1));
+    cl_mem in_buf = test_upload(ctx, host, in_n), w_buf = test_upload(ctx, host + in_n, w_n);
+    cl_mem out_buf = test_poisoned_buffer(ctx, out_n);
+    cl_mem scratch = test_poisoned_buffer(ctx, clnet_conv2d_im2col_scratch(&g, 1));
     clnet_dview in = {in_buf, 0, (int)in_n}, out = {out_buf, 0, (int)out_n};
 
     clnet_events events = {0};

@@ -273,3 +273,23 @@ const char *test_data_path(const char *relative) {
     snprintf(path, sizeof path, "%s/data/%s", CLNET_TESTS_DIR, relative);
     return path;
 }
+
+cl_mem test_upload(clnet_context *ctx, const float *data, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test input", &buf));
+    TEST_OK(clnet_buffer_write(ctx, buf, 0, count * sizeof(float), data));
+    return buf;
+}
+
+cl_mem test_poisoned_buffer(clnet_context *ctx, size_t count) {
+    cl_mem buf;
+    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test output", &buf));
+    TEST_OK(clnet_buffer_fill(ctx, buf, 0, count * sizeof(float), TEST_POISON));
+    return buf;
+}
+
+float *test_download(clnet_context *ctx, cl_mem buf, size_t count) {
+    float *host = test_alloc(count);
+    TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
+    return host;
+}

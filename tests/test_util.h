@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "clnet.h"
+#include "context.h"
 
 /* The value output buffers are poisoned with before a run: NaN, so that an
  * element a kernel never wrote fails every comparison. */
@@ -108,6 +109,13 @@ clnet_preprocess test_preprocess_mean_std(const float mean[3], const float std[3
  * (tests then skip). The path lives in a static buffer that the next call
  * overwrites: copy it to keep two at once. */
 const char *test_shared_data(const char *relative);
+
+/* Device buffers for kernel tests: one holding count floats of data, one
+ * of count floats poisoned with TEST_POISON, and a host copy of a buffer's
+ * first count floats (free() it). */
+cl_mem test_upload(clnet_context *ctx, const float *data, size_t count);
+cl_mem test_poisoned_buffer(clnet_context *ctx, size_t count);
+float *test_download(clnet_context *ctx, cl_mem buf, size_t count);
 
 /* Path of a file under the repository's tests/data folder (a static
  * buffer, like test_shared_data). */

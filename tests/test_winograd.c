@@ -24,26 +24,6 @@
 /* Whole networks, as tests/test_net.c checks them. */
 #define TOL_NETWORK 1e-4
 
-static cl_mem upload(clnet_context *ctx, const float *data, size_t count) {
-    cl_mem buf;
-    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test input", &buf));
-    TEST_OK(clnet_buffer_write(ctx, buf, 0, count * sizeof(float), data));
-    return buf;
-}
-
-static cl_mem poisoned(clnet_context *ctx, size_t count) {
-    cl_mem buf;
-    TEST_OK(clnet_buffer_create(ctx, count * sizeof(float), "test output", &buf));
-    TEST_OK(clnet_buffer_fill(ctx, buf, 0, count * sizeof(float), TEST_POISON));
-    return buf;
-}
-
-static float *download(clnet_context *ctx, cl_mem buf, size_t count) {
-    float *host = test_alloc(count);
-    TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
-    return host;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The filter transform                                                     */
 
@@ -159,8 +139,8 @@ static void gemm_strided_a_matches_host(void **state) {
     float *a = test_alloc(a_total), *b = test_alloc(b_total);
     test_fill_uniform(&rng, a, a_total, -1, 1);
     test_fill_uniform(&rng, b, b_total, -1, 1);
-    cl_mem a_buf = upload(ctx, a, a_total), b_buf = upload(ctx, b, b_total);
-    cl_mem c_buf = poisoned(ctx, c_total);
+    cl_mem a_buf = test_upload(ctx, a, a_total), b_buf = test_upload(ctx, b, b_total);
+    cl_mem c_buf = test_poisoned_buffer(ctx, c_total);
     clnet_gemm_args args = {
         .m = m, .n = n, .k = k, .batch = batch,
         .a = a_buf, .a_off = a_off, .lda = lda,
@@ -169,7 +149,7 @@ static void gemm_strided_a_matches_host(void **state) {
         .bias = NULL, .relu = 0,
     };
     TEST_OK(clnet_gemm_strided_a(ctx, CLNET_GEMM_CLNET, &args, a_stride, NULL));
-    float *c = download(ctx, c_buf, c_total);
+    float *c = test_download(ctx, c_buf, c_total);
 
     size_t count = (size_t)batch * m * n, e = 0;
     float *want = test_alloc(count), *got = test_alloc(count);
@@ -295,9 +275,9 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
         for (size_t i = 0; i < out_count; i++)
             want[i] = want[i] < 0 ? 0 : want[i];
 
-    cl_mem in_buf = upload(ctx, in_wide, in_total);
-    cl_mem u_buf = upload(ctx, u, u_count), b_buf = upload(ctx, bias, (size_t)g->out_c);
-    cl_mem out_buf = poisoned(ctx, out_total);
+    cl_mem in_buf = test_upload(ctx, in_wide, in_total);
+    cl_mem u_buf = test_upload(ctx, u, u_count), b_buf = test_upload(ctx, bias, (size_t)g->out_c);
+    cl_mem out_buf = test_poisoned_buffer(ctx, out_total);
     cl_mem scratch = NULL;
     clnet_dview in = {in_buf, in_lead + in_before * in_hw, in_stride};
     clnet_dview out = {out_buf, out_lead + out_before * out_hw, out_stride};
@@ -305,11 +285,11 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
         TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
                                             NULL));
     } else {
-        scratch = poisoned(ctx, clnet_conv2d_winograd_gemm_scratch(g, tile, batch));
+        scratch = test_poisoned_buffer(ctx, clnet_conv2d_winograd_gemm_scratch(g, tile, batch));
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
                                            CLNET_GEMM_CLNET, scratch, NULL));
     }
-    float *wide = download(ctx, out_buf, out_total);
+    float *wide = test_download(ctx, out_buf, out_total);
     float *got = test_alloc(out_count);
     for (size_t i = 0; i < out_total; i++) {
         size_t within = i < (size_t)out_lead ? 0 : (i - out_lead) % (size_t)out_stride;
@@ -338,7 +318,7 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     /* Batch 1, dense views: the first image. */
     clnet_buffer_release(out_buf);
     size_t one = (size_t)g->out_c * out_hw;
-    out_buf = poisoned(ctx, one);
+    out_buf = test_poisoned_buffer(ctx, one);
     clnet_dview in1 = {in_buf, in.offset, in_stride};
     clnet_dview out1 = {out_buf, 0, (int)one};
     if (fused)
@@ -347,7 +327,7 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     else
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
                                            CLNET_GEMM_CLNET, scratch, NULL));
-    float *got1 = download(ctx, out_buf, one);
+    float *got1 = test_download(ctx, out_buf, one);
     snprintf(what, sizeof what, "%s F(%dx%d,3x3) %s %dx%dx%d -> %d, batch 1", from, tile, tile,
              path, g->in_c, g->in_h, g->in_w, g->out_c);
     test_assert_close(what, want, got1, one, tolerance);
@@ -432,7 +412,7 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
     assert_false(clnet_conv2d_winograd_fuses(ctx, &g, 4));
     assert_int_equal(clnet_conv2d_winograd_scratch(ctx, &g, 4, 2), 0);
     assert_int_equal(clnet_conv2d_winograd_gemm_scratch(&g, 4, 2), 0);
-    cl_mem buf = poisoned(ctx, 4096);
+    cl_mem buf = test_poisoned_buffer(ctx, 4096);
     clnet_dview v = {buf, 0, 256};
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "stride",
                clnet_conv2d_winograd(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
@@ -454,7 +434,7 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
     wide.out_h = wide.out_w = 1;
     wide.pad_top = wide.pad_left = wide.pad_bottom = wide.pad_right = 1;
     assert_false(clnet_conv2d_winograd_fuses(ctx, &wide, 4));
-    cl_mem big = poisoned(ctx, (size_t)wide.in_c * 4 * 36 * 8);
+    cl_mem big = test_poisoned_buffer(ctx, (size_t)wide.in_c * 4 * 36 * 8);
     clnet_dview vb = {big, 0, wide.in_c};
     TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "local memory",
                clnet_conv2d_winograd_fused(ctx, &wide, 4, 1, vb, vb, big, NULL, 0, NULL));
