@@ -125,11 +125,6 @@ clnet_status clnet_binary(clnet_context *ctx, clnet_op op_kind, int count, int b
                         NULL, events);
 }
 
-clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
-                       clnet_dview out, int relu, clnet_events *events) {
-    return clnet_binary(ctx, CLNET_OP_ADD, count, batch, a, b, out, relu, events);
-}
-
 clnet_status clnet_copy(clnet_context *ctx, int count, int batch, clnet_dview in, clnet_dview out,
                         clnet_events *events) {
     const char *op = "copy";

@@ -87,6 +87,23 @@ static clnet_status check_args(const clnet_gemm_args *p, int a_stride) {
     return CLNET_STATUS_OK;
 }
 
+/* Launches one of clnet's GEMM kernels, which share their arguments. */
+static clnet_status launch_gemm(clnet_context *ctx, cl_kernel kernel, const char *name,
+                                const clnet_gemm_args *p, int a_stride, const size_t *global,
+                                const size_t *local, clnet_events *events) {
+    cl_mem bias = p->bias;
+    int has_bias = bias != NULL;
+    clnet_kernel_arg args[] = {
+        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
+        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
+        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
+        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
+    };
+    return clnet_launch(ctx, kernel, name, (int)(sizeof args / sizeof args[0]), args, 3, global,
+                        local, events);
+}
+
 /* The GPU kernel: local-memory tiles. */
 static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                clnet_events *events) {
@@ -106,22 +123,12 @@ static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, "gemm_tiled", &kernel));
 
-    cl_mem bias = p->bias;
-    int has_bias = bias != NULL;
-    clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
-        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
-        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
-        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
-    };
     size_t threads_n = (size_t)(t->tile_n / t->vw);
     size_t threads_m = (size_t)(t->tile_m / t->wpt_m);
     size_t local[3] = {threads_n, threads_m, 1};
     size_t global[3] = {(size_t)((p->n + t->tile_n - 1) / t->tile_n) * threads_n,
                         (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m, (size_t)p->batch};
-    return clnet_launch(ctx, kernel, "gemm_tiled", (int)(sizeof args / sizeof args[0]), args, 3,
-                        global, local, events);
+    return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, global, local, events);
 }
 
 /* The CPU kernel: register blocks, no local memory. One work-item per
@@ -135,21 +142,11 @@ static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, "gemm_block", &kernel));
 
-    cl_mem bias = p->bias;
-    int has_bias = bias != NULL;
-    clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
-        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
-        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
-        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
-    };
     size_t cols = (size_t)(CPU_BLOCK_N * CPU_VW * CPU_COL_BLOCKS);
     size_t local[3] = {1, 1, 1};
     size_t global[3] = {(size_t)((p->m + CPU_BLOCK_M - 1) / CPU_BLOCK_M),
                         ((size_t)p->n + cols - 1) / cols, (size_t)p->batch};
-    return clnet_launch(ctx, kernel, "gemm_block", (int)(sizeof args / sizeof args[0]), args, 3,
-                        global, local, events);
+    return launch_gemm(ctx, kernel, "gemm_block", p, a_stride, global, local, events);
 }
 
 static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,

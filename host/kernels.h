@@ -81,10 +81,6 @@ clnet_status clnet_batchnorm(clnet_context *ctx, int c, int hw, int batch, clnet
 clnet_status clnet_relu(clnet_context *ctx, int c, int hw, int batch, clnet_dview in,
                         clnet_dview out, clnet_events *events);
 
-/* out = a + b (relu), over `count` elements per image. */
-clnet_status clnet_add(clnet_context *ctx, int count, int batch, clnet_dview a, clnet_dview b,
-                       clnet_dview out, int relu, clnet_events *events);
-
 /* out = a (op) b element-wise over `count` elements per image, op being
  * CLNET_OP_ADD, CLNET_OP_MULTIPLY or CLNET_OP_SUBTRACT; relu after. */
 clnet_status clnet_binary(clnet_context *ctx, clnet_op op, int count, int batch, clnet_dview a,

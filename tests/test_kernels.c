@@ -439,40 +439,6 @@ static void relu_matches_reference_on_views(void **state) {
     free(in_wide);
 }
 
-static void add_with_and_without_relu_matches_reference(void **state) {
-    (void)state;
-    clnet_context *ctx = test_context();
-    const int count = 7 * 13 * 3, batch = 3; /* 3 channels of 7x13 as one flat run */
-    const layout a_l = {1, 0, 2}, b_l = {0, 4, 0}, out_l = {5, 1, 1};
-    test_rng rng = {800};
-    size_t a_total = layout_floats(a_l, count, 1, batch);
-    size_t b_total = layout_floats(b_l, count, 1, batch);
-    float *a_wide = random_floats(&rng, a_total, -1, 1);
-    float *b_wide = random_floats(&rng, b_total, -1, 1);
-    float *a = extract(a_wide, a_l, count, 1, batch), *b = extract(b_wide, b_l, count, 1, batch);
-    float *expected = test_alloc((size_t)batch * count);
-    clnet_ref_add((size_t)batch * count, a, b, expected);
-
-    cl_mem a_buf = test_upload(ctx, a_wide, a_total), b_buf = test_upload(ctx, b_wide, b_total);
-    for (int relu = 0; relu <= 1; relu++) {
-        cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(out_l, count, 1, batch));
-        TEST_OK(clnet_add(ctx, count, batch, layout_view(a_buf, a_l, count, 1),
-                          layout_view(b_buf, b_l, count, 1),
-                          layout_view(out_buf, out_l, count, 1), relu, NULL));
-        if (relu)
-            relu_host(expected, (size_t)batch * count);
-        check_output(ctx, relu ? "add+relu" : "add", out_buf, out_l, count, 1, batch, expected);
-        clnet_buffer_release(out_buf);
-    }
-    clnet_buffer_release(b_buf);
-    clnet_buffer_release(a_buf);
-    free(expected);
-    free(b);
-    free(a);
-    free(b_wide);
-    free(a_wide);
-}
-
 static void binary_ops_with_and_without_relu_match_reference(void **state) {
     (void)state;
     clnet_context *ctx = test_context();
@@ -1019,7 +985,7 @@ static void launchers_reject_bad_arguments_naming_the_op(void **state) {
                clnet_batchnorm(ctx, 4, 4, 1, v, v, buf, NULL, 0, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "relu", clnet_relu(ctx, 0, 4, 1, v, v, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "add",
-               clnet_add(ctx, 16, 1, v, null_view, v, 0, NULL));
+               clnet_binary(ctx, CLNET_OP_ADD, 16, 1, v, null_view, v, 0, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "copy", clnet_copy(ctx, -1, 1, v, v, NULL));
     clnet_dview negative = {buf, -1, 16};
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "copy", clnet_copy(ctx, 16, 1, negative, v, NULL));
@@ -1093,7 +1059,6 @@ int main(void) {
         cmocka_unit_test(launchers_append_one_event_per_kernel),
         cmocka_unit_test(batchnorm_matches_reference),
         cmocka_unit_test(relu_matches_reference_on_views),
-        cmocka_unit_test(add_with_and_without_relu_matches_reference),
         cmocka_unit_test(binary_ops_with_and_without_relu_match_reference),
         cmocka_unit_test(clip_matches_reference_on_views),
         cmocka_unit_test(sigmoid_is_accurate_and_finite_for_large_inputs),

@@ -34,25 +34,6 @@ static void randomize_weights(clnet_graph *g, uint64_t seed) {
     }
 }
 
-/* Keeps the initialiser's kernels (scaled to the fan-in, so that deep
- * networks neither explode nor vanish) and randomises the rest: biases and
- * all four batch-norm arrays. */
-static void randomize_non_kernels(clnet_graph *g, uint64_t seed) {
-    test_rng rng = {seed};
-    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
-        clnet_layer *layer = clnet_graph_layer_at(g, l);
-        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
-            clnet_weight_info info;
-            TEST_OK(clnet_layer_weight(layer, w, &info));
-            if (!strcmp(info.name, "kernel"))
-                continue;
-            int positive = !strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance");
-            test_fill_uniform(&rng, info.data, info.count, positive ? 0.6f : -0.2f,
-                              positive ? 1.4f : 0.2f);
-        }
-    }
-}
-
 /* Runs g on the device with options and on the reference for `batch`
  * random images, and compares every output. */
 static void check_graph(clnet_graph *g, const clnet_net_options *options, int batch,
@@ -524,7 +505,8 @@ static void run_rejects_bad_arguments(void **state) {
 static void check_builtin(const char *name, int batch) {
     clnet_graph *g;
     TEST_OK(clnet_model_builtin(name, 42, &g));
-    randomize_non_kernels(g, 42 + strlen(name));
+    test_rng rng = {42 + strlen(name)};
+    test_randomize_non_kernels(g, &rng);
     int removed = 0;
     TEST_OK(clnet_graph_strip_final_softmax(g, &removed));
     assert_int_equal(removed, 1);

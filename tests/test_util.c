@@ -293,3 +293,18 @@ float *test_download(clnet_context *ctx, cl_mem buf, size_t count) {
     TEST_OK(clnet_buffer_read(ctx, buf, 0, count * sizeof(float), host));
     return host;
 }
+
+void test_randomize_non_kernels(clnet_graph *g, test_rng *rng) {
+    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
+        clnet_layer *layer = clnet_graph_layer_at(g, l);
+        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
+            clnet_weight_info info;
+            TEST_OK(clnet_layer_weight(layer, w, &info));
+            if (!strcmp(info.name, "kernel"))
+                continue;
+            int positive = !strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance");
+            test_fill_uniform(rng, info.data, info.count, positive ? 0.6f : -0.2f,
+                              positive ? 1.4f : 0.2f);
+        }
+    }
+}

@@ -35,6 +35,13 @@ float test_rng_uniform(test_rng *rng, float lo, float hi);
 /* Fills with uniform values in [lo, hi); never all zeros. */
 void test_fill_uniform(test_rng *rng, float *data, size_t count, float lo, float hi);
 
+/* Keeps a graph's kernels as initialised (scaled to their fan-in, so that
+ * deep networks neither explode nor vanish) and draws everything else from
+ * rng: biases in [-0.2, 0.2], and batch-norm statistics away from the
+ * identity (gamma and variance in [0.6, 1.4], beta and mean in [-0.2, 0.2]),
+ * as trained networks have them. */
+void test_randomize_non_kernels(clnet_graph *g, test_rng *rng);
+
 /* Allocates count floats (test fails on out-of-memory). */
 float *test_alloc(size_t count);
 /* Allocates count floats, every one set to TEST_POISON. */

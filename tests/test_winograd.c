@@ -480,20 +480,8 @@ static void network_errors(const char *model, int batch, double errors[2]) {
     clnet_context *ctx = test_context();
     clnet_graph *g;
     TEST_OK(clnet_model_builtin(model, 42, &g));
-    /* Batch-norm statistics away from the identity, as trained nets have. */
     test_rng rng = {77};
-    for (int l = 0; l < clnet_graph_layer_count(g); l++) {
-        clnet_layer *layer = clnet_graph_layer_at(g, l);
-        for (int w = 0; w < clnet_layer_weight_count(layer); w++) {
-            clnet_weight_info info;
-            TEST_OK(clnet_layer_weight(layer, w, &info));
-            if (!strcmp(info.name, "kernel"))
-                continue;
-            int positive = !strcmp(info.name, "gamma") || !strcmp(info.name, "moving_variance");
-            test_fill_uniform(&rng, info.data, info.count, positive ? 0.6f : -0.2f,
-                              positive ? 1.4f : 0.2f);
-        }
-    }
+    test_randomize_non_kernels(g, &rng);
     TEST_OK(clnet_graph_strip_final_softmax(g, NULL));
     size_t in_n = 3 * 32 * 32 * (size_t)batch, out_n = 10 * (size_t)batch;
     float *in = test_alloc(in_n), *out = test_alloc(out_n), *want = test_alloc(out_n);
