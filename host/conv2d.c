@@ -106,8 +106,11 @@ size_t clnet_conv2d_im2col_scratch(const clnet_conv_geometry *g, int batch) {
 clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                       clnet_dview in, clnet_dview out, cl_mem weight,
                                       cl_mem bias, int relu, clnet_gemm_backend backend,
-                                      cl_mem scratch, clnet_events *events) {
+                                      cl_mem scratch, const clnet_conv_fusion *fusion,
+                                      clnet_events *events) {
     const char *op = "conv2d_im2col_gemm";
+    if (fusion && (fusion->pre_scale || fusion->residual.buf))
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
     CLNET_TRY(clnet_check_extent(op, "im2col scratch", scratch,
                            (long long)clnet_conv2d_im2col_scratch(g, batch)));
@@ -150,8 +153,11 @@ int clnet_conv2d_is_pointwise(const clnet_conv_geometry *g) {
 
 clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                   clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
-                                  int relu, clnet_gemm_backend backend, clnet_events *events) {
+                                  int relu, clnet_gemm_backend backend,
+                                  const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = "conv2d_gemm1x1";
+    if (fusion && (fusion->pre_scale || fusion->residual.buf))
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
     if (!clnet_conv2d_is_pointwise(g) || g->out_h != g->in_h || g->out_w != g->in_w)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
@@ -170,4 +176,12 @@ clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry 
         .bias = bias, .relu = relu,
     };
     return prefixed(clnet_gemm(ctx, backend, &gemm, events), op);
+}
+
+int clnet_conv2d_fusion_supported(const clnet_context *ctx, clnet_conv_algo algo,
+                                  clnet_gemm_backend backend, int prologue, int residual) {
+    (void)ctx;
+    (void)algo;
+    (void)backend;
+    return !prologue && !residual;
 }

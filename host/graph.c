@@ -306,7 +306,7 @@ clnet_status clnet_layer_conv2d(clnet_graph *g, const char *name, const clnet_co
     if (d->padding == CLNET_PADDING_EXPLICIT &&
         (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0))
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "conv2d '%s': negative padding", n);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_CONV2D, name, &layer));
     layer->u.conv = *d;
     layer->u.conv.use_bias = d->use_bias != 0;
@@ -320,7 +320,7 @@ clnet_status clnet_layer_batchnorm(clnet_graph *g, const char *name, float epsil
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "batchnorm '%s': epsilon %g must be positive", name ? name : "",
                           (double)epsilon);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_BATCHNORM, name, &layer));
     layer->u.bn.epsilon = epsilon;
     *out = layer;
@@ -332,7 +332,7 @@ clnet_status clnet_layer_activation(clnet_graph *g, const char *name, clnet_acti
     if (!valid_activation(act))
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, "activation '%s': unknown activation %d",
                           name ? name : "", (int)act);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_ACTIVATION, name, &layer));
     layer->u.activation = act;
     *out = layer;
@@ -359,7 +359,7 @@ static clnet_status pool_layer(clnet_graph *g, clnet_op op, const char *name,
                           "%s '%s': pool %dx%d and stride %dx%d must be positive, padding valid",
                           op_names[op], name ? name : "", d->pool_h, d->pool_w, d->stride_h,
                           d->stride_w);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, op, name, &layer));
     layer->u.pool = *d;
     *out = layer;
@@ -394,7 +394,7 @@ clnet_status clnet_layer_dense(clnet_graph *g, const char *name, const clnet_den
                           "dense '%s': units %d must be positive; activation %d, initializer %d",
                           name ? name : "", d->units, (int)d->activation,
                           (int)d->kernel_initializer);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_DENSE, name, &layer));
     layer->u.dense = *d;
     layer->u.dense.use_bias = d->use_bias != 0;
@@ -411,7 +411,7 @@ clnet_status clnet_layer_dropout(clnet_graph *g, const char *name, float rate, c
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "dropout '%s': rate %g must be in [0, 1)", name ? name : "",
                           (double)rate);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_DROPOUT, name, &layer));
     layer->u.dropout.rate = rate;
     *out = layer;
@@ -432,7 +432,7 @@ clnet_status clnet_layer_pad(clnet_graph *g, const char *name, const clnet_pad_d
                           "and the value finite",
                           name ? name : "", d->top, d->bottom, d->left, d->right,
                           d->channels_before, d->channels_after);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_PAD, name, &layer));
     layer->u.pad = *d;
     *out = layer;
@@ -449,7 +449,7 @@ clnet_status clnet_layer_slice(clnet_graph *g, const char *name, const clnet_sli
                               "slice '%s': axis %d has begin %d, end %d, step %d; begin and end "
                               "must be non-negative and step positive",
                               name ? name : "", i, d->begin[i], d->end[i], d->step[i]);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_SLICE, name, &layer));
     layer->u.slice = *d;
     *out = layer;
@@ -474,7 +474,7 @@ clnet_status clnet_layer_clip(clnet_graph *g, const char *name, float lo, float 
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "clip '%s': bounds [%g, %g] must be ordered numbers", name ? name : "",
                           (double)lo, (double)hi);
-    clnet_layer *layer;
+    clnet_layer *layer = NULL;
     CLNET_TRY(new_layer(g, CLNET_OP_CLIP, name, &layer));
     layer->u.clip.lo = lo;
     layer->u.clip.hi = hi;

@@ -1188,7 +1188,7 @@ static clnet_status make_input(importer *im, kcall *c) {
 }
 
 static clnet_status make_conv(const klayer *L, clnet_graph *g, clnet_layer **out) {
-    int filters, k[2], strides[2], dilation[2], groups, use_bias;
+    int filters, k[2], strides[2], dilation[2], groups, use_bias = 0;
     clnet_conv2d_desc d;
     CLNET_TRY(get_int(L, "filters", 0, 1, MAX_DIMENSION_VALUE, &filters));
     CLNET_TRY(get_pair(L, "kernel_size", 0, 1, 4096, k));
@@ -1326,7 +1326,7 @@ static clnet_status make_layer(importer *im, klayer *L, clnet_shape in_shape) {
     case KIND_AVGPOOL:
     case KIND_MAXPOOL: return make_pool(L, g, &L->layer);
     case KIND_GLOBAL_AVGPOOL: {
-        int keepdims;
+        int keepdims = 0;
         CLNET_TRY(get_bool(L, "keepdims", 0, &keepdims));
         /* Limitation: global pooling keeping (1, 1) spatial dimensions is not imported. */
         if (keepdims)

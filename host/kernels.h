@@ -49,10 +49,43 @@ typedef struct clnet_gemm_args {
     int c_off, ldc, c_stride;
     cl_mem bias; /* M floats or NULL */
     int relu;
+    /* Optional prologue on B (own kernels only, not CLBlast): element
+     * (k, n) of B is read as B[k][n] * pre_scale[k] + pre_shift[k], then
+     * max(., 0) when pre_relu; pre_scale NULL: B as stored. */
+    cl_mem pre_scale, pre_shift; /* K floats each */
+    int pre_relu;
+    /* Optional residual R[b] (M x N at r_off + b * r_stride, row stride
+     * ldr), added after the bias and before the ReLU; NULL: none. */
+    cl_mem residual;
+    int r_off, ldr, r_stride;
 } clnet_gemm_args;
 clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const clnet_gemm_args *args,
                         clnet_events *events);
 
+/* Work fused into a convolution, so that it costs no pass over memory of
+ * its own:
+ * - a prologue: the convolution reads max(x * pre_scale[c] + pre_shift[c], 0)
+ *   (no max when pre_relu is 0) in place of each input value x of channel
+ *   c. This is the batch norm (+ ReLU) that precedes a convolution in
+ *   pre-activation networks. Padding stays zero: it pads the normalised
+ *   tensor.
+ * - a residual: a tensor of the output's shape, added after the bias and
+ *   before the ReLU: the shortcut sum that ends a residual block.
+ * A NULL pointer or a zeroed struct fuses nothing. Which algorithm takes
+ * which part: clnet_conv2d_fusion_supported. */
+typedef struct clnet_conv_fusion {
+    cl_mem pre_scale, pre_shift; /* in_c floats each; NULL: no prologue */
+    int pre_relu;
+    clnet_dview residual; /* residual.buf NULL: no residual */
+} clnet_conv_fusion;
+
+/* Whether algorithm `algo` (with GEMM backend `backend` where it uses one)
+ * can run a prologue (prologue != 0) and a residual (residual != 0) on
+ * this device. */
+int clnet_conv2d_fusion_supported(const clnet_context *ctx, clnet_conv_algo algo,
+                                  clnet_gemm_backend backend, int prologue, int residual);
+
+/* The direct kernel fuses nothing beyond bias and ReLU. */
 clnet_status clnet_conv2d_direct(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                  clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
                                  int relu, clnet_events *events);
@@ -62,14 +95,16 @@ size_t clnet_conv2d_im2col_scratch(const clnet_conv_geometry *g, int batch);
 clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                       clnet_dview in, clnet_dview out, cl_mem weight,
                                       cl_mem bias, int relu, clnet_gemm_backend backend,
-                                      cl_mem scratch, clnet_events *events);
+                                      cl_mem scratch, const clnet_conv_fusion *fusion,
+                                      clnet_events *events);
 
 /* Whether a convolution is a plain GEMM over pixels: 1x1 kernel, stride 1,
  * no padding. */
 int clnet_conv2d_is_pointwise(const clnet_conv_geometry *g);
 clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                   clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
-                                  int relu, clnet_gemm_backend backend, clnet_events *events);
+                                  int relu, clnet_gemm_backend backend,
+                                  const clnet_conv_fusion *fusion, clnet_events *events);
 
 /* out = in * scale[c] + shift[c] (relu): inference batch normalisation with
  * scale = gamma / sqrt(var + eps) and shift = beta - mean * scale. */
@@ -153,15 +188,16 @@ size_t clnet_conv2d_winograd_gemm_scratch(const clnet_conv_geometry *g, int tile
 clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
                                    int batch, clnet_dview in, clnet_dview out, cl_mem u,
                                    cl_mem bias, int relu, clnet_gemm_backend backend,
-                                   cl_mem scratch, clnet_events *events);
+                                   cl_mem scratch, const clnet_conv_fusion *fusion,
+                                   clnet_events *events);
 clnet_status clnet_conv2d_winograd_gemm(clnet_context *ctx, const clnet_conv_geometry *g,
                                         int tile, int batch, clnet_dview in, clnet_dview out,
                                         cl_mem u, cl_mem bias, int relu,
                                         clnet_gemm_backend backend, cl_mem scratch,
-                                        clnet_events *events);
+                                        const clnet_conv_fusion *fusion, clnet_events *events);
 clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_geometry *g,
                                          int tile, int batch, clnet_dview in, clnet_dview out,
                                          cl_mem u, cl_mem bias, int relu,
-                                         clnet_events *events);
+                                         const clnet_conv_fusion *fusion, clnet_events *events);
 
 #endif

@@ -199,14 +199,14 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
             return clnet_conv2d_direct(ctx, c, batch, in, out, s->weight, s->bias, s->relu, ev);
         if (s->algo == CLNET_CONV_GEMM_1X1)
             return clnet_conv2d_gemm1x1(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
-                                        s->backend, ev);
+                                        s->backend, NULL, ev);
         if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
             /* s->weight holds the filters in the Winograd domain (net_weights.c). */
             return clnet_conv2d_winograd(ctx, c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
                                          batch, in, out, s->weight, s->bias, s->relu,
-                                         s->backend, net->scratch, ev);
+                                         s->backend, net->scratch, NULL, ev);
         return clnet_conv2d_im2col_gemm(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
-                                        s->backend, net->scratch, ev);
+                                        s->backend, net->scratch, NULL, ev);
     }
     case CLNET_STEP_BATCHNORM:
         return clnet_batchnorm(ctx, in_shape.c, hw, batch, in, out, s->weight, s->bias, s->relu,

@@ -256,8 +256,10 @@ clnet_status clnet_conv2d_winograd_gemm(clnet_context *ctx, const clnet_conv_geo
                                         int tile, int batch, clnet_dview in, clnet_dview out,
                                         cl_mem u, cl_mem bias, int relu,
                                         clnet_gemm_backend backend, cl_mem scratch,
-                                        clnet_events *events) {
+                                        const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = OP "(gemm)";
+    if (fusion && (fusion->pre_scale || fusion->residual.buf))
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_winograd(op, ctx, g, tile, 0, batch, in, out, u, bias));
     CLNET_TRY(clnet_check_extent(op, "Winograd scratch", scratch,
                                  (long long)clnet_conv2d_winograd_gemm_scratch(g, tile, batch)));
@@ -280,8 +282,10 @@ clnet_status clnet_conv2d_winograd_gemm(clnet_context *ctx, const clnet_conv_geo
 clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_geometry *g,
                                          int tile, int batch, clnet_dview in, clnet_dview out,
                                          cl_mem u, cl_mem bias, int relu,
-                                         clnet_events *events) {
+                                         const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = OP "(fused)";
+    if (fusion && (fusion->pre_scale || fusion->residual.buf))
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_winograd(op, ctx, g, tile, 1, batch, in, out, u, bias));
     size_t local_bytes = fused_local_bytes(ctx, g, tile);
     /* Limitation: the fused kernel keeps every input channel's transformed
@@ -334,9 +338,11 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
 clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
                                    int batch, clnet_dview in, clnet_dview out, cl_mem u,
                                    cl_mem bias, int relu, clnet_gemm_backend backend,
-                                   cl_mem scratch, clnet_events *events) {
+                                   cl_mem scratch, const clnet_conv_fusion *fusion,
+                                   clnet_events *events) {
     if (clnet_conv2d_winograd_fuses(ctx, g, tile))
-        return clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u, bias, relu, events);
+        return clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u, bias, relu, fusion,
+                                           events);
     return clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u, bias, relu, backend,
-                                      scratch, events);
+                                      scratch, fusion, events);
 }

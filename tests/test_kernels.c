@@ -179,13 +179,13 @@ static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
         size_t floats = clnet_conv2d_im2col_scratch(&g, cc->batch);
         scratch = test_poisoned_buffer(ctx, floats);
         TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
-                                         backend, scratch, NULL));
+                                         backend, scratch, NULL, NULL));
         break;
     }
     case CLNET_CONV_GEMM_1X1:
         assert_true(clnet_conv2d_is_pointwise(&g));
         TEST_OK(clnet_conv2d_gemm1x1(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
-                                     backend, NULL));
+                                     backend, NULL, NULL));
         break;
     default:
         fail_msg("unknown algorithm %d", (int)algo);
@@ -919,7 +919,7 @@ static void launchers_append_one_event_per_kernel(void **state) {
     TEST_OK(clnet_conv2d_direct(ctx, &g, 1, in, out, w_buf, NULL, 1, &events));
     assert_int_equal(events.count, 1);
     TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, 1, in, out, w_buf, NULL, 0, CLNET_GEMM_CLNET,
-                                     scratch, &events));
+                                     scratch, NULL, &events));
     assert_int_equal(events.count, 3);
     for (int i = 0; i < events.count; i++)
         assert_non_null(events.events[i]);
@@ -958,15 +958,15 @@ static void launchers_reject_bad_arguments_naming_the_op(void **state) {
     g.sh = 0;
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm",
                clnet_conv2d_im2col_gemm(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
-                                        NULL));
+                                        NULL, NULL));
     g.sh = 1;
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm",
                clnet_conv2d_im2col_gemm(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL,
-                                        NULL));
+                                        NULL, NULL));
     g.kh = g.kw = 3;
     g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_gemm1x1",
-               clnet_conv2d_gemm1x1(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL));
+               clnet_conv2d_gemm1x1(ctx, &g, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, NULL, NULL));
     /* 3 images of 16 floats 400 apart end past the 1024-float buffer. */
     clnet_dview far = {buf, 300, 400};
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_direct",

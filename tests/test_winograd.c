@@ -283,11 +283,11 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     clnet_dview out = {out_buf, out_lead + out_before * out_hw, out_stride};
     if (fused) {
         TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
-                                            NULL));
+                                            NULL, NULL));
     } else {
         scratch = test_poisoned_buffer(ctx, clnet_conv2d_winograd_gemm_scratch(g, tile, batch));
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
-                                           CLNET_GEMM_CLNET, scratch, NULL));
+                                           CLNET_GEMM_CLNET, scratch, NULL, NULL));
     }
     float *wide = test_download(ctx, out_buf, out_total);
     float *got = test_alloc(out_count);
@@ -323,10 +323,10 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     clnet_dview out1 = {out_buf, 0, (int)one};
     if (fused)
         TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
-                                            NULL));
+                                            NULL, NULL));
     else
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
-                                           CLNET_GEMM_CLNET, scratch, NULL));
+                                           CLNET_GEMM_CLNET, scratch, NULL, NULL));
     float *got1 = test_download(ctx, out_buf, one);
     snprintf(what, sizeof what, "%s F(%dx%d,3x3) %s %dx%dx%d -> %d, batch 1", from, tile, tile,
              path, g->in_c, g->in_h, g->in_w, g->out_c);
@@ -416,17 +416,17 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
     clnet_dview v = {buf, 0, 256};
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "stride",
                clnet_conv2d_winograd(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
-                                     NULL));
+                                     NULL, NULL));
     g.sh = g.sw = 1;
     g.out_h = g.out_w = 7;
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "tile",
                clnet_conv2d_winograd(ctx, &g, 3, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
-                                     NULL));
+                                     NULL, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "scratch",
                clnet_conv2d_winograd_gemm(ctx, &g, 4, 1, v, v, buf, NULL, 0, CLNET_GEMM_CLNET,
-                                          NULL, NULL));
+                                          NULL, NULL, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "transformed filters",
-               clnet_conv2d_winograd_fused(ctx, &g, 4, 1, v, v, NULL, NULL, 0, NULL));
+               clnet_conv2d_winograd_fused(ctx, &g, 4, 1, v, v, NULL, NULL, 0, NULL, NULL));
     /* Too many input channels for the fused kernel's local memory. */
     clnet_conv_geometry wide = g;
     wide.in_c = (int)(clnet_context_device(ctx)->local_mem_bytes / (36 * 8 * sizeof(float))) + 1;
@@ -437,7 +437,7 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
     cl_mem big = test_poisoned_buffer(ctx, (size_t)wide.in_c * 4 * 36 * 8);
     clnet_dview vb = {big, 0, wide.in_c};
     TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "local memory",
-               clnet_conv2d_winograd_fused(ctx, &wide, 4, 1, vb, vb, big, NULL, 0, NULL));
+               clnet_conv2d_winograd_fused(ctx, &wide, 4, 1, vb, vb, big, NULL, 0, NULL, NULL));
     clnet_buffer_release(big);
     clnet_buffer_release(buf);
 
