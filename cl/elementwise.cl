@@ -1,6 +1,6 @@
 /* Element-wise kernels on tensor views: inference batch normalisation, ReLU,
  * clip, sigmoid, binary arithmetic (add, multiply, subtract), copy into a
- * slice, and bias + ReLU on a GEMM result.
+ * slice, and bias + residual + ReLU on a GEMM result.
  *
  * A view is (pointer, off, bstride): element i of image n is at
  * off + n * bstride + i, images being contiguous runs. Index arithmetic is in
@@ -90,16 +90,21 @@ __kernel void copy(__global const float *in, int in_off, int in_bstride, __globa
 }
 
 /* In place on a batch of row-major matrices (rows x cols, row stride ld):
- * x = x + bias[row] (relu). Finishes GEMMs of libraries without fused
- * epilogues. NDRange: dim 0 = columns, dim 1 = rows, dim 2 = batch. */
+ * x = x + bias[row] + r (relu), r being the same element of a residual
+ * batch (row stride ldr, r_bstride apart) when has_residual. Finishes GEMMs
+ * of libraries without fused epilogues.
+ * NDRange: dim 0 = columns, dim 1 = rows, dim 2 = batch. */
 __kernel void bias_relu(__global float *x, int off, int ld, int bstride, int cols,
-                        __global const float *bias, int has_bias, int relu) {
+                        __global const float *bias, int has_bias, int relu, __global const float *r,
+                        int r_off, int ldr, int r_bstride, int has_residual) {
     const int col = (int)get_global_id(0);
     const int row = (int)get_global_id(1);
     const int n = (int)get_global_id(2);
     if (col >= cols)
         return;
     const int i = off + n * bstride + row * ld + col;
-    const float v = x[i] + (has_bias ? bias[row] : 0.0f);
+    float v = x[i] + (has_bias ? bias[row] : 0.0f);
+    if (has_residual)
+        v += r[r_off + n * r_bstride + row * ldr + col];
     x[i] = relu ? fmax(v, 0.0f) : v;
 }

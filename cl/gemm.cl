@@ -1,8 +1,17 @@
 /* Single-precision GEMM with fused bias and ReLU, batched over A, B and C:
- * C[b] = A[b] x B[b] (+ bias[row]) (relu), all row-major with arbitrary
- * leading dimensions and offsets, for any M, N and K. A[b] starts at
- * a_off + b * a_stride (a_stride 0 shares one A, as convolutions do; the
+ * C[b] = A[b] x B'[b] (+ bias[row]) (+ R[b]) (relu), all row-major with
+ * arbitrary leading dimensions and offsets, for any M, N and K. A[b] starts
+ * at a_off + b * a_stride (a_stride 0 shares one A, as convolutions do; the
  * Winograd domain has one A per transformed tap).
+ *
+ * Two optional fusions:
+ * - a prologue on B: B'[k][n] = B[k][n] * pre_scale[k] + pre_shift[k], then
+ *   max(., 0) when pre_relu (a batch norm, and its ReLU, on the input of a
+ *   1x1 convolution); without it B' = B.
+ * - a residual R[b] (M x N at r_off + b * r_stride, row stride ldr), added
+ *   after the bias and before the ReLU. Each element of R is read by the
+ *   work-item that writes the same element of C, just before it writes it,
+ *   so R may be C itself (an in-place sum).
  *
  * Two kernels for two kinds of device:
  * - gemm_tiled (GPUs): each work-group computes a TILE_M x TILE_N block of C,
@@ -34,13 +43,33 @@
 #define vloadv JOIN(vload, VW)
 #define vstorev JOIN(vstore, VW)
 
-/* Adds the bias of row r, applies ReLU and stores the VW columns from col
- * on (fewer at the right edge of C). */
-static void store_row(__global float *crow, int col, int n, floatv v, float bias, int relu) {
+/* The prologue on one vector of a row k of B: v * scale + shift, then
+ * max(., 0) when relu. */
+static inline floatv prologue(floatv v, float scale, float shift, int relu) {
+    v = fma(v, (floatv)(scale), (floatv)(shift));
+    return relu ? fmax(v, (floatv)(0.0f)) : v;
+}
+
+/* Adds the bias of a row and, when has_residual, the VW columns from col on
+ * of the residual's row rrow; applies ReLU and stores the VW columns from
+ * col on of C's row crow (fewer at the right edge of C). */
+static void store_row(__global float *crow, const __global float *rrow, int has_residual, int col,
+                      int n, floatv v, float bias, int relu) {
+    const int full = col + VW <= n;
     v += bias;
+    if (has_residual) {
+        if (full) {
+            v += vloadv(0, rrow + col);
+        } else {
+            float lanes[VW];
+            for (int j = 0; j < VW; j++)
+                lanes[j] = col + j < n ? rrow[col + j] : 0.0f;
+            v += vloadv(0, lanes);
+        }
+    }
     if (relu)
         v = fmax(v, (floatv)(0.0f));
-    if (col + VW <= n) {
+    if (full) {
         vstorev(v, 0, crow + col);
     } else {
         float lanes[VW];
@@ -94,8 +123,11 @@ static void store_row(__global float *crow, int col, int n, floatv v, float bias
 
 __kernel __attribute__((reqd_work_group_size(THREADS_N, THREADS_M, 1))) void
 gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,
-           __global const float *b, int b_off, int ldb, int b_stride, __global float *c,
-           int c_off, int ldc, int c_stride, __global const float *bias, int has_bias, int relu) {
+           __global const float *b, int b_off, int ldb, int b_stride, __global float *c, int c_off,
+           int ldc, int c_stride, __global const float *bias, int has_bias, int relu,
+           __global const float *pre_scale, __global const float *pre_shift,
+           __global const float *residual, int r_off, int ldr, int r_stride, int has_residual,
+           int has_pre, int pre_relu) {
     /* A is stored transposed ([k][m]) so that a work-item's row values for
      * one k are a short strided walk through one local row. */
     __local float a_tile[TILE_K][TILE_M];
@@ -128,18 +160,33 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
             a_tile[kk][mm] = (r < m && kc < k) ? aa[r * lda + kc] : 0.0f;
         }
         /* B moves as vectors of VW columns; consecutive work-items load
-         * consecutive vectors of one row. */
+         * consecutive vectors of one row. The prologue is applied here, once
+         * per element and work-group, outside the multiply-add loop; the
+         * zeros past K and N stay zeros. */
         for (int e = tid; e < TILE_K * THREADS_N; e += THREADS) {
             const int vn = e % THREADS_N;
             const int kk = e / THREADS_N;
             const int kr = k0 + kk;
             const int col = col0 + vn * VW;
+            const float scale = has_pre && kr < k ? pre_scale[kr] : 1.0f;
+            const float shift = has_pre && kr < k ? pre_shift[kr] : 0.0f;
             if (full_n && full_k) {
-                vstorev(vloadv(0, bb + kr * ldb + col), 0, &b_tile[kk][vn * VW]);
+                floatv v = vloadv(0, bb + kr * ldb + col);
+                if (has_pre)
+                    v = prologue(v, scale, shift, pre_relu);
+                vstorev(v, 0, &b_tile[kk][vn * VW]);
             } else {
-                for (int j = 0; j < VW; j++)
-                    b_tile[kk][vn * VW + j] =
-                        (kr < k && col + j < n) ? bb[kr * ldb + col + j] : 0.0f;
+                for (int j = 0; j < VW; j++) {
+                    float v = 0.0f;
+                    if (kr < k && col + j < n) {
+                        v = bb[kr * ldb + col + j];
+                        if (has_pre) {
+                            v = fma(v, scale, shift);
+                            v = pre_relu ? fmax(v, 0.0f) : v;
+                        }
+                    }
+                    b_tile[kk][vn * VW + j] = v;
+                }
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -153,6 +200,7 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
     }
 
     __global float *cc = c + c_off + batch * c_stride;
+    const __global float *rr = has_residual ? residual + r_off + batch * r_stride : residual;
     const int col = col0 + tx * VW;
     if (col >= n)
         return;
@@ -160,7 +208,8 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
         const int r = row0 + ty + i * THREADS_M;
         if (r >= m)
             break;
-        store_row(cc + r * ldc, col, n, acc[i], has_bias ? bias[r] : 0.0f, relu);
+        store_row(cc + r * ldc, has_residual ? rr + r * ldr : rr, has_residual, col, n, acc[i],
+                  has_bias ? bias[r] : 0.0f, relu);
     }
 }
 
@@ -173,6 +222,12 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
  * for all of them. Row blocks are the fastest-varying dimension of the
  * NDRange, so that the work-items that run one after another on a core
  * read the same columns of B while they are still cached.
+ *
+ * The prologue sits in the multiply-add loop, so it is chosen at compile
+ * time rather than tested there: three entry points share one body,
+ * gemm_block (no prologue), gemm_block_pre and gemm_block_pre_relu, each
+ * passing constant flags that the compiler folds once it inlines the body.
+ * The residual is tested at run time, in the stores only.
  *
  * NDRange: dim 0 = ceil(M / BLOCK_M),
  *          dim 1 = ceil(N / (BLOCK_N * VW * COL_BLOCKS)), dim 2 = batch;
@@ -194,10 +249,23 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
 #error "COL_BLOCKS must be positive"
 #endif
 
-/* One BLOCK_M x (BLOCK_N * VW) block of C at (row0, col0). */
-static void block(int m, int n, int k, const __global float *const *arow,
-                  const __global float *bcol, int ldb, __global float *cc, int ldc, int row0,
-                  int col0, __global const float *bias, int has_bias, int relu) {
+/* What a work-item of gemm_block reads besides A and B, and where it
+ * writes; pointers already moved to its batch entry. */
+typedef struct block_io {
+    __global float *c;
+    int ldc;
+    __global const float *bias;
+    int has_bias, relu;
+    __global const float *pre_scale, *pre_shift;
+    __global const float *residual; /* NULL when has_residual is 0 */
+    int ldr, has_residual;
+} block_io;
+
+/* One BLOCK_M x (BLOCK_N * VW) block of C at (row0, col0). pre and pre_relu
+ * are compile-time constants at every call. */
+static inline __attribute__((always_inline)) void
+block(int m, int n, int k, const __global float *const *arow, const __global float *bcol, int ldb,
+      int row0, int col0, const block_io *io, const int pre, const int pre_relu) {
     floatv acc[BLOCK_M][BLOCK_N];
 #pragma unroll
     for (int i = 0; i < BLOCK_M; i++)
@@ -212,6 +280,12 @@ static void block(int m, int n, int k, const __global float *const *arow,
 #pragma unroll
             for (int j = 0; j < BLOCK_N; j++)
                 bv[j] = vloadv(j, brow);
+            if (pre) {
+                const float scale = io->pre_scale[p], shift = io->pre_shift[p];
+#pragma unroll
+                for (int j = 0; j < BLOCK_N; j++)
+                    bv[j] = prologue(bv[j], scale, shift, pre_relu);
+            }
 #pragma unroll
             for (int i = 0; i < BLOCK_M; i++) {
                 const floatv av = (floatv)(arow[i][p]);
@@ -234,6 +308,12 @@ static void block(int m, int n, int k, const __global float *const *arow,
                     lanes[l] = brow[min(j * VW + l, last)];
                 bv[j] = vloadv(0, lanes);
             }
+            if (pre) {
+                const float scale = io->pre_scale[p], shift = io->pre_shift[p];
+#pragma unroll
+                for (int j = 0; j < BLOCK_N; j++)
+                    bv[j] = prologue(bv[j], scale, shift, pre_relu);
+            }
 #pragma unroll
             for (int i = 0; i < BLOCK_M; i++) {
                 const floatv av = (floatv)(arow[i][p]);
@@ -248,21 +328,28 @@ static void block(int m, int n, int k, const __global float *const *arow,
     for (int i = 0; i < BLOCK_M; i++) {
         const int r = row0 + i;
         if (r < m) {
-            const float bias_r = has_bias ? bias[r] : 0.0f;
+            const float bias_r = io->has_bias ? io->bias[r] : 0.0f;
+            __global float *crow = io->c + r * io->ldc;
+            const __global float *rrow =
+                io->has_residual ? io->residual + r * io->ldr : io->residual;
 #pragma unroll
             for (int j = 0; j < BLOCK_N; j++) {
                 const int col = col0 + j * VW;
                 if (col < n)
-                    store_row(cc + r * ldc, col, n, acc[i][j], bias_r, relu);
+                    store_row(crow, rrow, io->has_residual, col, n, acc[i][j], bias_r, io->relu);
             }
         }
     }
 }
 
-__kernel void gemm_block(int m, int n, int k, __global const float *a, int a_off, int lda,
-                         int a_stride, __global const float *b, int b_off, int ldb, int b_stride,
-                         __global float *c, int c_off, int ldc, int c_stride,
-                         __global const float *bias, int has_bias, int relu) {
+/* The work of one work-item: its BLOCK_M rows over COL_BLOCKS blocks. */
+static inline __attribute__((always_inline)) void
+block_rows(int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,
+           __global const float *b, int b_off, int ldb, int b_stride, __global float *c, int c_off,
+           int ldc, int c_stride, __global const float *bias, int has_bias, int relu,
+           __global const float *pre_scale, __global const float *pre_shift,
+           __global const float *residual, int r_off, int ldr, int r_stride, int has_residual,
+           const int pre, const int pre_relu) {
     const int row0 = (int)get_global_id(0) * BLOCK_M;
     const int first = (int)get_global_id(1) * COL_BLOCKS;
     const int batch = (int)get_global_id(2);
@@ -277,12 +364,39 @@ __kernel void gemm_block(int m, int n, int k, __global const float *a, int a_off
     for (int i = 0; i < BLOCK_M; i++)
         arow[i] = aa + min(row0 + i, m - 1) * lda;
     const __global float *bb = b + b_off + batch * b_stride;
-    __global float *cc = c + c_off + batch * c_stride;
+    const block_io io = {
+        c + c_off + batch * c_stride,
+        ldc,
+        bias,
+        has_bias,
+        relu,
+        pre_scale,
+        pre_shift,
+        has_residual ? residual + r_off + batch * r_stride : residual,
+        ldr,
+        has_residual,
+    };
 
     for (int blk = first; blk < first + COL_BLOCKS; blk++) {
         const int col0 = blk * (BLOCK_N * VW);
         if (col0 >= n)
             break;
-        block(m, n, k, arow, bb + col0, ldb, cc, ldc, row0, col0, bias, has_bias, relu);
+        block(m, n, k, arow, bb + col0, ldb, row0, col0, &io, pre, pre_relu);
     }
 }
+
+#define GEMM_BLOCK_KERNEL(name, PRE, PRE_RELU)                                                     \
+    __kernel void name(                                                                            \
+        int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,            \
+        __global const float *b, int b_off, int ldb, int b_stride, __global float *c, int c_off,   \
+        int ldc, int c_stride, __global const float *bias, int has_bias, int relu,                 \
+        __global const float *pre_scale, __global const float *pre_shift,                          \
+        __global const float *residual, int r_off, int ldr, int r_stride, int has_residual) {      \
+        block_rows(m, n, k, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, c, c_off, ldc,       \
+                   c_stride, bias, has_bias, relu, pre_scale, pre_shift, residual, r_off, ldr,     \
+                   r_stride, has_residual, PRE, PRE_RELU);                                         \
+    }
+
+GEMM_BLOCK_KERNEL(gemm_block, 0, 0)
+GEMM_BLOCK_KERNEL(gemm_block_pre, 1, 0)
+GEMM_BLOCK_KERNEL(gemm_block_pre_relu, 1, 1)

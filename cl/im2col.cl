@@ -4,6 +4,12 @@
  * output pixel, the input value that kernel tap multiplies (0 in padding).
  * The GEMM is then out[n] (out_c x P) = weight (out_c x K) x columns[n].
  *
+ * With has_pre, every input value x of channel ci is unfolded as
+ * x * pre_scale[ci] + pre_shift[ci], then max(., 0) when pre_relu: the
+ * batch norm (+ ReLU) before a convolution. Padding stays 0: it pads the
+ * normalised tensor. The flags are tested per value; this kernel is bound
+ * by memory, not arithmetic.
+ *
  * Index arithmetic is in int: the host guarantees every buffer holds fewer
  * than 2^31 floats.
  *
@@ -16,9 +22,11 @@
 #error "X_RUN must be positive"
 #endif
 
-__kernel void im2col(__global const float *in, int in_off, int in_bstride,
-                     __global float *columns, int in_c, int in_h, int in_w, int out_h, int out_w,
-                     int kh, int kw, int sh, int sw, int dh, int dw, int pad_top, int pad_left) {
+__kernel void im2col(__global const float *in, int in_off, int in_bstride, __global float *columns,
+                     int in_c, int in_h, int in_w, int out_h, int out_w, int kh, int kw, int sh,
+                     int sw, int dh, int dw, int pad_top, int pad_left,
+                     __global const float *pre_scale, __global const float *pre_shift, int has_pre,
+                     int pre_relu) {
     const int ox0 = (int)get_global_id(0) * X_RUN;
     const int oy = (int)get_global_id(1);
     const int kk = kh * kw;
@@ -43,6 +51,8 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride,
 
     const __global float *src = in + in_off + n * in_bstride + (ci * in_h + iy) * in_w;
     const int ix0 = ox0 * sw - pad_left + kx * dw;
+    const float scale = has_pre ? pre_scale[ci] : 1.0f;
+    const float shift = has_pre ? pre_shift[ci] : 0.0f;
     int p = 0;
 #if X_RUN >= 8
     /* Runs of 8 columns that lie inside the input row move as vectors:
@@ -55,7 +65,13 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride,
             if (ix < 0 || ix + 8 * sw > in_w)
                 break;
             const float8 a = vload8(0, src + ix);
-            vstore8(sw == 1 ? a : (float8)(a.even, vload8(1, src + ix).even), 0, dst + ox0 + p);
+            float8 v = sw == 1 ? a : (float8)(a.even, vload8(1, src + ix).even);
+            if (has_pre) {
+                v = fma(v, (float8)(scale), (float8)(shift));
+                if (pre_relu)
+                    v = fmax(v, (float8)(0.0f));
+            }
+            vstore8(v, 0, dst + ox0 + p);
         }
     }
 #endif
@@ -63,7 +79,12 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride,
      * select zeroes padding. */
     for (; p < count; p++) {
         const int ix = ix0 + p * sw;
-        const float v = src[clamp(ix, 0, in_w - 1)];
+        float v = src[clamp(ix, 0, in_w - 1)];
+        if (has_pre) {
+            v = fma(v, scale, shift);
+            if (pre_relu)
+                v = fmax(v, 0.0f);
+        }
         dst[ox0 + p] = (ix >= 0 && ix < in_w) ? v : 0.0f;
     }
 }

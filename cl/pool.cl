@@ -51,6 +51,41 @@ __kernel void avgpool2d(__global const float *in, int in_off, int in_bstride, __
     out[dst] = count > 0 ? sum / (float)count : 0.0f;
 }
 
+/* 2x2 windows with stride 2 and no padding, the usual downsampling (and
+ * DenseNet's transitions): a work-item pools one output row, reading its
+ * two input rows 8 floats at a time, so that the loads and the arithmetic
+ * are vectors rather than one scalar window per work-item.
+ * NDRange: dim 0 = output rows, dim 1 = batch * channels. */
+#define POOL2X2_KERNEL(name, PAIR, HALVES, ONE)                                                \
+    __kernel void name(__global const float *in, int in_off, int in_bstride,                   \
+                       __global float *out, int out_off, int out_bstride, int c, int in_h,     \
+                       int in_w, int out_h, int out_w) {                                        \
+        const int oy = (int)get_global_id(0);                                                   \
+        const int n = (int)get_global_id(1) / c;                                                \
+        const int ch = (int)get_global_id(1) - n * c;                                           \
+        if (oy >= out_h)                                                                        \
+            return;                                                                             \
+        const __global float *r0 = in + in_off + n * in_bstride + (ch * in_h + 2 * oy) * in_w;  \
+        const __global float *r1 = r0 + in_w;                                                   \
+        __global float *dst = out + out_off + n * out_bstride + (ch * out_h + oy) * out_w;      \
+        int ox = 0;                                                                             \
+        for (; ox + 4 <= out_w; ox += 4) {                                                      \
+            const float8 v = PAIR(vload8(0, r0 + 2 * ox), vload8(0, r1 + 2 * ox));              \
+            vstore4(HALVES(v.even, v.odd), 0, dst + ox);                                        \
+        }                                                                                       \
+        for (; ox < out_w; ox++)                                                                \
+            dst[ox] = ONE(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]);              \
+    }
+
+#define AVG_PAIR(a, b) ((a) + (b))
+#define AVG_HALVES(a, b) (((a) + (b)) * 0.25f)
+#define AVG_ONE(a, b, c, d) ((((a) + (c)) + ((b) + (d))) * 0.25f)
+#define MAX_PAIR(a, b) fmax(a, b)
+#define MAX_HALVES(a, b) fmax(a, b)
+#define MAX_ONE(a, b, c, d) fmax(fmax(a, c), fmax(b, d))
+POOL2X2_KERNEL(avgpool2x2, AVG_PAIR, AVG_HALVES, AVG_ONE)
+POOL2X2_KERNEL(maxpool2x2, MAX_PAIR, MAX_HALVES, MAX_ONE)
+
 #ifndef GAP_LANES
 #define GAP_LANES 4 /* partial sums per work-item: shorter chains round less and pipeline better */
 #endif

@@ -34,6 +34,18 @@
  * same way. GPUs use 1 lane: one tile per work-item, neighbouring
  * work-items on neighbouring tiles.
  *
+ * Fusion, chosen at compile time so that the plain kernels carry none of it:
+ * - PROLOGUE=1: every input value x of channel c is read as
+ *   x * pre_scale[c] + pre_shift[c], then max(., 0) when pre_relu (a batch
+ *   norm and ReLU ahead of the convolution). Padding stays zero: it pads the
+ *   normalised tensor.
+ * - RESIDUAL=1: a tensor of the output's layout (element (n, c, y, x) at
+ *   res_off + n * res_bstride + (c * out_h + y) * out_w + x) is added after
+ *   the bias and before the ReLU. It may be the output itself: the
+ *   work-item that writes an element reads its residual first.
+ * The kernels take the fusion arguments whatever the options; without the
+ * option they are not read.
+ *
  * NDRange of winograd_input and winograd_output: dim 0 = ceil(cols / TILES),
  * dim 1 = channels (input or output); winograd_fused: see below. */
 
@@ -42,6 +54,12 @@
 #endif
 #ifndef TILES
 #define TILES 8 /* tiles per work-item, one per vector lane: 1, 2, 4, 8 or 16 */
+#endif
+#ifndef PROLOGUE
+#define PROLOGUE 0 /* 1: scale, shift (and ReLU) on the input; see above */
+#endif
+#ifndef RESIDUAL
+#define RESIDUAL 0 /* 1: a residual added to the output; see above */
 #endif
 
 #if WINO_M == 2
@@ -206,12 +224,28 @@ static void map_patches(const int *base, const int *y0, const int *x0, int in_h,
     }
 }
 
+/* The prologue of one input channel: x * scale + shift, then max(., 0)
+ * when relu. */
+typedef struct channel_prologue {
+    float scale, shift;
+    int relu;
+} channel_prologue;
+
+/* v read through the prologue (as stored without PROLOGUE); T is v's type. */
+#if PROLOGUE
+#define NORMALISE(v, T, pro)                                                                    \
+    ((pro)->relu ? fmax(fma((v), (T)((pro)->scale), (T)((pro)->shift)), (T)(0.0f))              \
+                 : fma((v), (T)((pro)->scale), (T)((pro)->shift)))
+#else
+#define NORMALISE(v, T, pro) (v)
+#endif
+
 /* res[r * ALPHA + c] = (B^T d B)[r][c] for the patches d of a work-item's
- * tiles in one input plane. The generic path (x0: per lane, the patch's
- * first column) serves images narrower than 8 pixels and other lane
- * counts. */
+ * tiles in one input plane, read through the channel's prologue. The
+ * generic path (x0: per lane, the patch's first column) serves images
+ * narrower than 8 pixels and other lane counts. */
 static void input_tile(const __global float *plane, const patch_map *pm, const int *x0,
-                       int in_w, floatv *res) {
+                       int in_w, const channel_prologue *pro, floatv *res) {
     /* Rows first: t[r][k] = (d B)[r][k]. */
     floatv t[ALPHA * ALPHA];
 #pragma unroll
@@ -225,7 +259,9 @@ static void input_tile(const __global float *plane, const patch_map *pm, const i
             float8 rows[8], columns[8];
 #pragma unroll
             for (int j = 0; j < 8; j++) {
-                float8 v = vload8(0, plane + pm->row[j][r]);
+                /* Normalised before the shift and the mask bring in the
+                 * padding's zeros. */
+                float8 v = NORMALISE(vload8(0, plane + pm->row[j][r]), float8, pro);
                 if (pm->shift[j] != 0) {
                     /* Shifted through memory: an unaligned load from the
                      * vector stored between zeros. */
@@ -252,7 +288,8 @@ static void input_tile(const __global float *plane, const patch_map *pm, const i
                 for (int c = 0; c < ALPHA; c++) {
                     const int ix = x0[j] + c;
                     const int mask = pm->row_mask[j][r] & -((ix >= 0) & (ix < in_w));
-                    p[j][c] = as_float(as_int(row[clamp(ix, 0, in_w - 1)]) & mask);
+                    const float x = NORMALISE(row[clamp(ix, 0, in_w - 1)], float, pro);
+                    p[j][c] = as_float(as_int(x) & mask);
                 }
             }
 #pragma unroll
@@ -274,7 +311,9 @@ static void input_tile(const __global float *plane, const patch_map *pm, const i
 }
 
 /* y[r][c] = (A^T x A)[r][c] (+ bias) (relu) for a transformed tile x
- * (lanes: tiles), as floats per lane: y[r * WINO_M + c][lane]. */
+ * (lanes: tiles), as floats per lane: y[r * WINO_M + c][lane]. With a
+ * residual the ReLU waits for it: store_tiles applies it after the sum;
+ * without one it runs here, on whole vectors of tiles. */
 static void output_tile(const floatv *x, float bias, int relu, float y[WINO_M * WINO_M][TILES]) {
     /* Columns first: t = A^T x, then rows: (A^T x) A. */
     floatv t[WINO_M * ALPHA];
@@ -288,7 +327,7 @@ static void output_tile(const floatv *x, float bias, int relu, float y[WINO_M * 
 #pragma unroll
         for (int c = 0; c < WINO_M; c++) {
             floatv value = yr[c] + bias;
-            if (relu)
+            if (!RESIDUAL && relu)
                 value = fmax(value, (floatv)(0.0f));
 #if TILES == 1
             y[r * WINO_M + c][0] = value;
@@ -299,11 +338,20 @@ static void output_tile(const floatv *x, float bias, int relu, float y[WINO_M * 
     }
 }
 
+/* Where store_tiles finds the residual of one output plane: element (n, y,
+ * x) at plane[n * bstride + y * out_w + x]. */
+typedef struct residual_plane {
+    const __global float *plane;
+    int bstride;
+} residual_plane;
+
 /* Writes the pixels of the first `lanes` tiles of y that lie inside the
  * output plane (n, oy, ox: per lane, the image and the tile's first output
- * row and column). */
+ * row and column), each plus its residual and then through the ReLU when
+ * RESIDUAL (output_tile applied the ReLU otherwise). */
 static void store_tiles(__global float *plane, int out_bstride, int out_h, int out_w,
                         const int *n, const int *oy, const int *ox, int lanes,
+                        const residual_plane *res, int relu,
                         float y[WINO_M * WINO_M][TILES]) {
 #if TILES == 8 && WINO_M == 4
     /* Whole tiles in every lane: two rows of each tile at a time, 8 x 8
@@ -324,35 +372,88 @@ static void store_tiles(__global float *plane, int out_bstride, int out_h, int o
             transpose8(rows, lanes8);
 #pragma unroll
             for (int j = 0; j < 8; j++) {
-                __global float *p = plane + n[j] * out_bstride + (oy[j] + r) * out_w + ox[j];
-                vstore4(lanes8[j].lo, 0, p);
-                vstore4(lanes8[j].hi, 0, p + out_w);
+                const int at = (oy[j] + r) * out_w + ox[j];
+                float8 value = lanes8[j];
+#if RESIDUAL
+                const __global float *q = res->plane + n[j] * res->bstride + at;
+                value += (float8)(vload4(0, q), vload4(0, q + out_w));
+                if (relu)
+                    value = fmax(value, (float8)(0.0f));
+#endif
+                __global float *p = plane + n[j] * out_bstride + at;
+                vstore4(value.lo, 0, p);
+                vstore4(value.hi, 0, p + out_w);
             }
+        }
+        return;
+    }
+#elif TILES == 8 && WINO_M == 2
+    /* Whole tiles in every lane: the 4 pixels of each tile, 8 x 8
+     * transposed (half of it zeros) so that each lane's tile is one vector:
+     * two rows of 2 pixels. */
+    int whole = lanes == 8;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+        whole &= (oy[j] + 2 <= out_h) & (ox[j] + 2 <= out_w);
+    if (whole) {
+        float8 rows[8], lanes8[8];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            rows[k] = vload8(0, y[k]);
+            rows[4 + k] = (float8)(0.0f);
+        }
+        transpose8(rows, lanes8);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const int at = oy[j] * out_w + ox[j];
+            float4 value = lanes8[j].lo;
+#if RESIDUAL
+            const __global float *q = res->plane + n[j] * res->bstride + at;
+            value += (float4)(vload2(0, q), vload2(0, q + out_w));
+            if (relu)
+                value = fmax(value, (float4)(0.0f));
+#endif
+            __global float *p = plane + n[j] * out_bstride + at;
+            vstore2(value.lo, 0, p);
+            vstore2(value.hi, 0, p + out_w);
         }
         return;
     }
 #endif
     for (int j = 0; j < lanes; j++) {
         __global float *tile = plane + n[j] * out_bstride + oy[j] * out_w + ox[j];
+#if RESIDUAL
+        const __global float *rt = res->plane + n[j] * res->bstride + oy[j] * out_w + ox[j];
+#define STORE_PIXEL(r, c)                                                                       \
+    do {                                                                                        \
+        const float v_ = y[(r) * WINO_M + (c)][j] + rt[(r) * out_w + (c)];                      \
+        tile[(r) * out_w + (c)] = relu ? fmax(v_, 0.0f) : v_;                                   \
+    } while (0)
+#else
+#define STORE_PIXEL(r, c) (tile[(r) * out_w + (c)] = y[(r) * WINO_M + (c)][j])
+#endif
         const int rows = min(WINO_M, out_h - oy[j]), columns = min(WINO_M, out_w - ox[j]);
         if (rows == WINO_M && columns == WINO_M) {
 #pragma unroll
             for (int r = 0; r < WINO_M; r++)
 #pragma unroll
                 for (int c = 0; c < WINO_M; c++)
-                    tile[r * out_w + c] = y[r * WINO_M + c][j];
+                    STORE_PIXEL(r, c);
         } else {
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < columns; c++)
-                    tile[r * out_w + c] = y[r * WINO_M + c][j];
+                    STORE_PIXEL(r, c);
         }
+#undef STORE_PIXEL
     }
 }
 
 /* V[xi][ci][col] = (B^T d B)[xi] for the patch d of tile col in channel ci. */
 __kernel void winograd_input(__global const float *in, int in_off, int in_bstride,
                              __global float *v, int v_off, int in_c, int in_h, int in_w,
-                             int pad_top, int pad_left, int tiles_h, int tiles_w, int cols) {
+                             int pad_top, int pad_left, int tiles_h, int tiles_w, int cols,
+                             __global const float *pre_scale, __global const float *pre_shift,
+                             int pre_relu) {
     const int col0 = (int)get_global_id(0) * TILES;
     const int ci = (int)get_global_id(1);
     if (col0 >= cols)
@@ -368,8 +469,14 @@ __kernel void winograd_input(__global const float *in, int in_off, int in_bstrid
     }
     patch_map pm;
     map_patches(base, y0, x0, in_h, in_w, &pm);
+    channel_prologue pro = {1.0f, 0.0f, 0};
+#if PROLOGUE
+    pro.scale = pre_scale[ci];
+    pro.shift = pre_shift[ci];
+    pro.relu = pre_relu;
+#endif
     floatv res[ALPHA * ALPHA];
-    input_tile(in + in_off + ci * in_h * in_w, &pm, x0, in_w, res);
+    input_tile(in + in_off + ci * in_h * in_w, &pm, x0, in_w, &pro, res);
 
     /* Stored a vector of tiles at a time. */
     __global float *dst = v + v_off + ci * cols + col0;
@@ -393,11 +500,13 @@ __kernel void winograd_input(__global const float *in, int in_off, int in_bstrid
     }
 }
 
-/* Output tile col of channel co = A^T M[.][co][col] A (+ bias) (relu). */
+/* Output tile col of channel co = A^T M[.][co][col] A (+ bias) (+ residual)
+ * (relu). */
 __kernel void winograd_output(__global const float *mm, int m_off, __global float *out,
                               int out_off, int out_bstride, __global const float *bias,
                               int has_bias, int relu, int out_c, int out_h, int out_w,
-                              int tiles_h, int tiles_w, int cols) {
+                              int tiles_h, int tiles_w, int cols,
+                              __global const float *residual, int res_off, int res_bstride) {
     const int col0 = (int)get_global_id(0) * TILES;
     const int co = (int)get_global_id(1);
     if (col0 >= cols)
@@ -430,8 +539,12 @@ __kernel void winograd_output(__global const float *mm, int m_off, __global floa
 
     int n[TILES], oy[TILES], ox[TILES];
     locate(col0, cols, tiles_w, tiles_h * tiles_w, n, oy, ox);
+    residual_plane res = {0, res_bstride};
+#if RESIDUAL
+    res.plane = residual + res_off + co * out_h * out_w;
+#endif
     store_tiles(out + out_off + co * out_h * out_w, out_bstride, out_h, out_w, n, oy, ox,
-                min(TILES, cols - col0), y);
+                min(TILES, cols - col0), &res, relu, y);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,7 +576,10 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
                              __global const float *u, int u_stride, __global const float *bias,
                              int has_bias, int relu, int in_c, int in_h, int in_w, int out_c,
                              int out_h, int out_w, int pad_top, int pad_left, int tiles_h,
-                             int tiles_w, int cols, int co_per_item, __local floatv *vt) {
+                             int tiles_w, int cols, int co_per_item, __local floatv *vt,
+                             __global const float *pre_scale, __global const float *pre_shift,
+                             int pre_relu, __global const float *residual, int res_off,
+                             int res_bstride) {
     const int col0 = (int)get_global_id(0) * TILES;
     const int co_first = (int)get_global_id(1) * co_per_item;
     const int co_end = min(out_c, co_first + co_per_item);
@@ -485,8 +601,14 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
     patch_map pm;
     map_patches(base, y0, x0, in_h, in_w, &pm);
     for (int ci = 0; ci < in_c; ci++) {
+        channel_prologue pro = {1.0f, 0.0f, 0};
+#if PROLOGUE
+        pro.scale = pre_scale[ci];
+        pro.shift = pre_shift[ci];
+        pro.relu = pre_relu;
+#endif
         floatv res[ALPHA * ALPHA];
-        input_tile(image + ci * in_hw, &pm, x0, in_w, res);
+        input_tile(image + ci * in_hw, &pm, x0, in_w, &pro, res);
 #pragma unroll
         for (int xi = 0; xi < ALPHA * ALPHA; xi++)
             vt[xi * in_c + ci] = res[xi];
@@ -517,8 +639,12 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
         for (int b = 0; b < CO_BLOCK && co0 + b < co_end; b++) {
             float y[WINO_M * WINO_M][TILES];
             output_tile(mt[b], has_bias ? bias[co0 + b] : 0.0f, relu, y);
+            residual_plane res = {0, res_bstride};
+#if RESIDUAL
+            res.plane = residual + res_off + (co0 + b) * out_hw;
+#endif
             store_tiles(out + out_off + (co0 + b) * out_hw, out_bstride, out_h, out_w, n, oy,
-                        ox, lanes, y);
+                        ox, lanes, &res, relu, y);
         }
     }
 }

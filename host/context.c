@@ -2,6 +2,8 @@
  * programs, with checked wrappers of the buffer, launch and event calls. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "context.h"
+#include "kernels.h"
+#include "tuning.h"
 
 #include "cl_sources.h"
 #include "log.h"
@@ -178,6 +180,9 @@ clnet_status clnet_context_create(const char *selector, const clnet_context_opti
                           queue_properties ? "on" : "off", clnet_cl_error_name(err));
     }
 
+    /* The algorithms measured fastest on this device, if it was tuned. */
+    clnet_tuning_open(ctx);
+
     clnet_log(CLNET_LOG_INFO, "context", "opened %d:%d %s (%s), build options '%s'%s",
               info.platform_index, info.device_index, info.name, info.device_version,
               ctx->device_options, ctx->profiling ? ", profiling" : "");
@@ -209,6 +214,7 @@ void clnet_context_destroy(clnet_context *ctx) {
         next = e->next;
         free_program_entry(e);
     }
+    clnet_tuning_free(ctx->tuning);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->cl)
@@ -356,6 +362,11 @@ clnet_status clnet_context_export_programs(clnet_context *ctx, const char *dir, 
     if (!ctx || !dir || !dir[0])
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "clnet_context_export_programs: ctx and a folder are needed");
+    /* Programs whose variants depend on what each layer fuses: build them
+     * all, whichever networks this context happened to run (a context
+     * without a compiler has what it has). */
+    if (!ctx->binary_dir[0])
+        CLNET_TRY(clnet_conv2d_winograd_build_variants(ctx));
     int n = 0;
     for (clnet_program_entry *e = ctx->programs; e; e = e->next) {
         const clnet_cl_source *source = clnet_cl_source_find(e->name);

@@ -7,6 +7,7 @@
 #include "opencl.h"
 
 typedef struct clnet_program_entry clnet_program_entry; /* private to context.c */
+typedef struct clnet_tuning clnet_tuning;               /* private to tuning.c */
 
 #define CLNET_PATH_CAPACITY 1024
 
@@ -29,6 +30,9 @@ struct clnet_context {
     char binary_dir[CLNET_PATH_CAPACITY];
     int programs_compiled;  /* built from source by this context */
     int programs_from_disk; /* loaded from the cache or the binary folder */
+    /* Algorithms measured fastest per convolution shape on this device
+     * (tuning.h); NULL when none are known. */
+    clnet_tuning *tuning;
 };
 
 /* Fills the device_info of a cl_device_id (used by listing and by open). */

@@ -1,5 +1,6 @@
 /* Convolution launchers: the direct kernel (cl/conv2d_direct.cl), im2col
- * (cl/im2col.cl) followed by a GEMM, and 1x1 convolutions as a plain GEMM. */
+ * (cl/im2col.cl) followed by a GEMM, and 1x1 convolutions as a plain GEMM;
+ * the last two with the fusions of clnet_conv_fusion. */
 #include "kernels.h"
 
 #include <limits.h>
@@ -67,6 +68,45 @@ static clnet_status check_conv(const char *op, const clnet_context *ctx,
     return CLNET_STATUS_OK;
 }
 
+/* Whether a fusion asks for a prologue and for a residual. */
+static int wants_prologue(const clnet_conv_fusion *f) {
+    return f && (f->pre_scale || f->pre_shift || f->pre_relu);
+}
+static int wants_residual(const clnet_conv_fusion *f) {
+    return f && f->residual.buf;
+}
+
+/* Validates the fusion of a convolution: the prologue's per-channel arrays
+ * (in_c floats each) and the residual view (the output's shape). Call after
+ * check_conv, which validated g and batch. */
+static clnet_status check_fusion(const char *op, const clnet_conv_geometry *g, int batch,
+                                 const clnet_conv_fusion *f) {
+    if (wants_prologue(f)) {
+        if (!f->pre_scale || !f->pre_shift)
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                              "%s: the prologue needs both pre_scale and pre_shift (%s is NULL)",
+                              op, f->pre_scale ? "pre_shift" : "pre_scale");
+        CLNET_TRY(clnet_check_extent(op, "prologue scale", f->pre_scale, g->in_c));
+        CLNET_TRY(clnet_check_extent(op, "prologue shift", f->pre_shift, g->in_c));
+    }
+    if (wants_residual(f))
+        CLNET_TRY(clnet_check_view(op, "residual", f->residual, batch,
+                                   (long long)g->out_c * g->out_h * g->out_w));
+    return CLNET_STATUS_OK;
+}
+
+/* The GEMM's residual: a view with the output's layout is, per image, an
+ * out_c x (out_h * out_w) matrix. */
+static void gemm_residual(clnet_gemm_args *gemm, const clnet_conv_geometry *g,
+                          const clnet_conv_fusion *f) {
+    if (!wants_residual(f))
+        return;
+    gemm->residual = f->residual.buf;
+    gemm->r_off = f->residual.offset;
+    gemm->ldr = g->out_h * g->out_w;
+    gemm->r_stride = f->residual.batch_stride;
+}
+
 clnet_status clnet_conv2d_direct(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
                                  clnet_dview in, clnet_dview out, cl_mem weight, cl_mem bias,
                                  int relu, clnet_events *events) {
@@ -109,25 +149,31 @@ clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geome
                                       cl_mem scratch, const clnet_conv_fusion *fusion,
                                       clnet_events *events) {
     const char *op = "conv2d_im2col_gemm";
-    if (fusion && (fusion->pre_scale || fusion->residual.buf))
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
+    CLNET_TRY(check_fusion(op, g, batch, fusion));
     CLNET_TRY(clnet_check_extent(op, "im2col scratch", scratch,
                            (long long)clnet_conv2d_im2col_scratch(g, batch)));
 
-    /* Columns: per image [K = in_c * kh * kw][P = out_h * out_w]. */
+    /* Columns: per image [K = in_c * kh * kw][P = out_h * out_w]. The
+     * prologue is applied here, where each input value is read, so that
+     * any GEMM backend can follow. */
     int run = im2col_run(ctx);
     char options[32];
     snprintf(options, sizeof options, "-DX_RUN=%d", run);
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "im2col", options, "im2col", &kernel));
+    int has_pre = wants_prologue(fusion);
+    cl_mem pre_scale = has_pre ? fusion->pre_scale : NULL;
+    cl_mem pre_shift = has_pre ? fusion->pre_shift : NULL;
+    int pre_relu = has_pre && fusion->pre_relu;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(in.buf),    CLNET_ARG(in.offset), CLNET_ARG(in.batch_stride),
-        CLNET_ARG(scratch),   CLNET_ARG(g->in_c),   CLNET_ARG(g->in_h),
-        CLNET_ARG(g->in_w),   CLNET_ARG(g->out_h),  CLNET_ARG(g->out_w),
-        CLNET_ARG(g->kh),     CLNET_ARG(g->kw),     CLNET_ARG(g->sh),
-        CLNET_ARG(g->sw),     CLNET_ARG(g->dh),     CLNET_ARG(g->dw),
-        CLNET_ARG(g->pad_top), CLNET_ARG(g->pad_left),
+        CLNET_ARG(in.buf),     CLNET_ARG(in.offset),   CLNET_ARG(in.batch_stride),
+        CLNET_ARG(scratch),    CLNET_ARG(g->in_c),     CLNET_ARG(g->in_h),
+        CLNET_ARG(g->in_w),    CLNET_ARG(g->out_h),    CLNET_ARG(g->out_w),
+        CLNET_ARG(g->kh),      CLNET_ARG(g->kw),       CLNET_ARG(g->sh),
+        CLNET_ARG(g->sw),      CLNET_ARG(g->dh),       CLNET_ARG(g->dw),
+        CLNET_ARG(g->pad_top), CLNET_ARG(g->pad_left), CLNET_ARG(pre_scale),
+        CLNET_ARG(pre_shift),  CLNET_ARG(has_pre),     CLNET_ARG(pre_relu),
     };
     int k = g->in_c * g->kh * g->kw;
     int pixels = g->out_h * g->out_w;
@@ -143,6 +189,7 @@ clnet_status clnet_conv2d_im2col_gemm(clnet_context *ctx, const clnet_conv_geome
         .c = out.buf, .c_off = out.offset, .ldc = pixels, .c_stride = out.batch_stride,
         .bias = bias, .relu = relu,
     };
+    gemm_residual(&gemm, g, fusion);
     return prefixed(clnet_gemm(ctx, backend, &gemm, events), op);
 }
 
@@ -156,9 +203,8 @@ clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry 
                                   int relu, clnet_gemm_backend backend,
                                   const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = "conv2d_gemm1x1";
-    if (fusion && (fusion->pre_scale || fusion->residual.buf))
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_conv(op, ctx, g, batch, in, out, weight, bias));
+    CLNET_TRY(check_fusion(op, g, batch, fusion));
     if (!clnet_conv2d_is_pointwise(g) || g->out_h != g->in_h || g->out_w != g->in_w)
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
                           "%s: a %dx%d kernel with stride %dx%d and padding %d/%d/%d/%d is not a "
@@ -166,7 +212,9 @@ clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry 
                           op, g->kh, g->kw, g->sh, g->sw, g->pad_top, g->pad_left, g->pad_bottom,
                           g->pad_right);
 
-    /* Each input image is already the K x N matrix of the GEMM: channels by pixels. */
+    /* Each input image is already the K x N matrix of the GEMM: channels by
+     * pixels, so the prologue's channels are the GEMM's rows of B (which
+     * only clnet's own GEMM kernels can transform). */
     int pixels = g->in_h * g->in_w;
     clnet_gemm_args gemm = {
         .m = g->out_c, .n = pixels, .k = g->in_c, .batch = batch,
@@ -175,13 +223,39 @@ clnet_status clnet_conv2d_gemm1x1(clnet_context *ctx, const clnet_conv_geometry 
         .c = out.buf, .c_off = out.offset, .ldc = pixels, .c_stride = out.batch_stride,
         .bias = bias, .relu = relu,
     };
+    if (wants_prologue(fusion)) {
+        gemm.pre_scale = fusion->pre_scale;
+        gemm.pre_shift = fusion->pre_shift;
+        gemm.pre_relu = fusion->pre_relu;
+    }
+    gemm_residual(&gemm, g, fusion);
     return prefixed(clnet_gemm(ctx, backend, &gemm, events), op);
 }
 
 int clnet_conv2d_fusion_supported(const clnet_context *ctx, clnet_conv_algo algo,
                                   clnet_gemm_backend backend, int prologue, int residual) {
-    (void)ctx;
-    (void)algo;
-    (void)backend;
-    return !prologue && !residual;
+    switch (algo) {
+    case CLNET_CONV_IM2COL_GEMM:
+    case CLNET_CONV_WINOGRAD_2X2:
+    case CLNET_CONV_WINOGRAD_4X4: return 1;
+    case CLNET_CONV_GEMM_1X1:
+        /* The prologue transforms B inside the GEMM, which CLBlast cannot. */
+        if (backend == CLNET_GEMM_AUTO)
+            backend = clnet_gemm_auto_backend(ctx);
+        return !prologue || backend == CLNET_GEMM_CLNET;
+    /* The direct kernel fuses only bias and ReLU; AUTO names no algorithm. */
+    default: return !prologue && !residual;
+    }
+}
+
+int clnet_conv_algo_applies(clnet_conv_algo algo, const clnet_conv_geometry *g) {
+    switch (algo) {
+    case CLNET_CONV_DIRECT:
+    case CLNET_CONV_IM2COL_GEMM: return 1;
+    case CLNET_CONV_GEMM_1X1: return clnet_conv2d_is_pointwise(g);
+    case CLNET_CONV_WINOGRAD_2X2:
+    case CLNET_CONV_WINOGRAD_4X4: return clnet_conv2d_winograd_applies(g);
+    case CLNET_CONV_AUTO: break;
+    }
+    return 0;
 }

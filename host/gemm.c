@@ -1,5 +1,6 @@
-/* Batched GEMM with bias and ReLU: clnet's own kernels (cl/gemm.cl) or
- * CLBlast's strided-batched SGEMM followed by cl/elementwise.cl's bias_relu. */
+/* Batched GEMM with bias, residual and ReLU (and, with clnet's own kernels,
+ * a prologue on B): clnet's kernels (cl/gemm.cl) or CLBlast's
+ * strided-batched SGEMM followed by cl/elementwise.cl's bias_relu. */
 #include "kernels.h"
 
 #include <clblast_c.h>
@@ -84,24 +85,48 @@ static clnet_status check_args(const clnet_gemm_args *p, int a_stride) {
     CLNET_TRY(check_matrix("C", p->c, p->c_off, p->ldc, p->c_stride, p->m, p->n, p->batch));
     if (p->bias)
         CLNET_TRY(check_matrix("bias", p->bias, 0, p->m, 0, 1, p->m, 1));
+    if (p->pre_scale || p->pre_shift) {
+        if (!p->pre_scale || !p->pre_shift)
+            return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                              OP ": the prologue needs both pre_scale and pre_shift (%s is NULL)",
+                              p->pre_scale ? "pre_shift" : "pre_scale");
+        CLNET_TRY(check_matrix("pre_scale", p->pre_scale, 0, p->k, 0, 1, p->k, 1));
+        CLNET_TRY(check_matrix("pre_shift", p->pre_shift, 0, p->k, 0, 1, p->k, 1));
+    } else if (p->pre_relu) {
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          OP ": pre_relu is set without a prologue (pre_scale and pre_shift "
+                             "are NULL)");
+    }
+    /* Limitation: a residual that overlaps C without being C itself (same
+     * offset and strides) gives undefined results; it is not detected. */
+    if (p->residual)
+        CLNET_TRY(check_matrix("residual", p->residual, p->r_off, p->ldr, p->r_stride, p->m, p->n,
+                               p->batch));
     return CLNET_STATUS_OK;
 }
 
-/* Launches one of clnet's GEMM kernels, which share their arguments. */
+/* Launches one of clnet's GEMM kernels, which share their arguments up to
+ * has_residual; gemm_tiled takes the prologue's flags after them
+ * (runtime_prologue), the gemm_block variants have them built in. */
 static clnet_status launch_gemm(clnet_context *ctx, cl_kernel kernel, const char *name,
-                                const clnet_gemm_args *p, int a_stride, const size_t *global,
-                                const size_t *local, clnet_events *events) {
-    cl_mem bias = p->bias;
-    int has_bias = bias != NULL;
+                                const clnet_gemm_args *p, int a_stride, int runtime_prologue,
+                                const size_t *global, const size_t *local, clnet_events *events) {
+    cl_mem bias = p->bias, pre_scale = p->pre_scale, pre_shift = p->pre_shift;
+    cl_mem residual = p->residual;
+    int has_bias = bias != NULL, has_pre = pre_scale != NULL, has_residual = residual != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->m),     CLNET_ARG(p->n),    CLNET_ARG(p->k),        CLNET_ARG(p->a),
-        CLNET_ARG(p->a_off), CLNET_ARG(p->lda),  CLNET_ARG(a_stride),    CLNET_ARG(p->b),
-        CLNET_ARG(p->b_off), CLNET_ARG(p->ldb),  CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
-        CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),  CLNET_ARG(p->c_stride), CLNET_ARG(bias),
-        CLNET_ARG(has_bias), CLNET_ARG(p->relu),
+        CLNET_ARG(p->m),         CLNET_ARG(p->n),        CLNET_ARG(p->k),
+        CLNET_ARG(p->a),         CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),
+        CLNET_ARG(a_stride),     CLNET_ARG(p->b),        CLNET_ARG(p->b_off),
+        CLNET_ARG(p->ldb),       CLNET_ARG(p->b_stride), CLNET_ARG(p->c),
+        CLNET_ARG(p->c_off),     CLNET_ARG(p->ldc),      CLNET_ARG(p->c_stride),
+        CLNET_ARG(bias),         CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
+        CLNET_ARG(pre_scale),    CLNET_ARG(pre_shift),   CLNET_ARG(residual),
+        CLNET_ARG(p->r_off),     CLNET_ARG(p->ldr),      CLNET_ARG(p->r_stride),
+        CLNET_ARG(has_residual), CLNET_ARG(has_pre),     CLNET_ARG(p->pre_relu),
     };
-    return clnet_launch(ctx, kernel, name, (int)(sizeof args / sizeof args[0]), args, 3, global,
-                        local, events);
+    int n_args = (int)(sizeof args / sizeof args[0]) - (runtime_prologue ? 0 : 2);
+    return clnet_launch(ctx, kernel, name, n_args, args, 3, global, local, events);
 }
 
 /* The GPU kernel: local-memory tiles. */
@@ -128,29 +153,50 @@ static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int
     size_t local[3] = {threads_n, threads_m, 1};
     size_t global[3] = {(size_t)((p->n + t->tile_n - 1) / t->tile_n) * threads_n,
                         (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m, (size_t)p->batch};
-    return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, global, local, events);
+    return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, 1, global, local, events);
 }
 
 /* The CPU kernel: register blocks, no local memory. One work-item per
  * work-group: the work-items share nothing, and a fixed group size makes
- * PoCL compile the kernel once rather than once per group size. */
+ * PoCL compile the kernel once rather than once per group size. The
+ * prologue, if any, picks one of the kernel's compile-time variants. */
 static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                clnet_events *events) {
     char options[96];
     snprintf(options, sizeof options, "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DCOL_BLOCKS=%d",
              CPU_BLOCK_M, CPU_BLOCK_N, CPU_VW, CPU_COL_BLOCKS);
+    const char *name = !p->pre_scale ? "gemm_block"
+                       : p->pre_relu ? "gemm_block_pre_relu"
+                                     : "gemm_block_pre";
     cl_kernel kernel;
-    CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, "gemm_block", &kernel));
+    CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, name, &kernel));
 
     size_t cols = (size_t)(CPU_BLOCK_N * CPU_VW * CPU_COL_BLOCKS);
     size_t local[3] = {1, 1, 1};
     size_t global[3] = {(size_t)((p->m + CPU_BLOCK_M - 1) / CPU_BLOCK_M),
                         ((size_t)p->n + cols - 1) / cols, (size_t)p->batch};
-    return launch_gemm(ctx, kernel, "gemm_block", p, a_stride, global, local, events);
+    return launch_gemm(ctx, kernel, name, p, a_stride, 0, global, local, events);
+}
+
+/* Whether the residual is C itself, element for element. */
+static int residual_is_c(const clnet_gemm_args *p) {
+    return p->residual == p->c && p->r_off == p->c_off && p->ldr == p->ldc &&
+           (p->r_stride == p->c_stride || p->batch == 1);
 }
 
 static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                  clnet_events *events) {
+    /* Limitation: CLBlast reads B as stored, so it cannot apply a prologue. */
+    if (p->pre_scale)
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                          OP ": the CLBlast backend cannot apply a prologue (pre_scale, "
+                             "pre_shift, pre_relu) to B; use the clnet backend");
+
+    /* A residual that is C itself enters as beta = 1: SGEMM overwrites C,
+     * so bias_relu could no longer read it. */
+    int in_place = p->residual && residual_is_c(p);
+    cl_mem residual = in_place ? NULL : p->residual;
+
     /* Limitation: CLBlast returns the event of its last kernel only, so the
      * profiled time of its indirect path leaves out its padding and
      * transposition kernels. */
@@ -158,8 +204,9 @@ static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, i
     CLBlastStatusCode status = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)p->m, (size_t)p->n,
         (size_t)p->k, 1.0f, p->a, (size_t)p->a_off, (size_t)p->lda, (size_t)a_stride, p->b,
-        (size_t)p->b_off, (size_t)p->ldb, (size_t)p->b_stride, 0.0f, p->c, (size_t)p->c_off,
-        (size_t)p->ldc, (size_t)p->c_stride, (size_t)p->batch, &ctx->queue, events ? &done : NULL);
+        (size_t)p->b_off, (size_t)p->ldb, (size_t)p->b_stride, in_place ? 1.0f : 0.0f, p->c,
+        (size_t)p->c_off, (size_t)p->ldc, (size_t)p->c_stride, (size_t)p->batch, &ctx->queue,
+        events ? &done : NULL);
     if (status != CLBlastSuccess)
         return clnet_fail(CLNET_STATUS_DEVICE_ERROR,
                           OP ": CLBlastSgemmStridedBatched (M=%d, N=%d, K=%d, batch %d) failed "
@@ -174,17 +221,20 @@ static clnet_status gemm_clblast(clnet_context *ctx, const clnet_gemm_args *p, i
         }
         *slot = done;
     }
-    if (!p->bias && !p->relu)
+    if (!p->bias && !p->relu && !residual)
         return CLNET_STATUS_OK;
 
-    /* CLBlast has no epilogue: add the bias and apply ReLU in place. */
+    /* CLBlast has no epilogue: add the bias and the residual and apply ReLU
+     * in place. */
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "elementwise", "", "bias_relu", &kernel));
     cl_mem bias = p->bias;
-    int has_bias = bias != NULL;
+    int has_bias = bias != NULL, has_residual = residual != NULL;
     clnet_kernel_arg args[] = {
-        CLNET_ARG(p->c), CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride),
-        CLNET_ARG(p->n), CLNET_ARG(bias),     CLNET_ARG(has_bias), CLNET_ARG(p->relu),
+        CLNET_ARG(p->c),         CLNET_ARG(p->c_off), CLNET_ARG(p->ldc),   CLNET_ARG(p->c_stride),
+        CLNET_ARG(p->n),         CLNET_ARG(bias),     CLNET_ARG(has_bias), CLNET_ARG(p->relu),
+        CLNET_ARG(residual),     CLNET_ARG(p->r_off), CLNET_ARG(p->ldr),   CLNET_ARG(p->r_stride),
+        CLNET_ARG(has_residual),
     };
     size_t global[3] = {(size_t)p->n, (size_t)p->m, (size_t)p->batch};
     return clnet_launch(ctx, kernel, "bias_relu", (int)(sizeof args / sizeof args[0]), args, 3,

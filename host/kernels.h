@@ -55,7 +55,8 @@ typedef struct clnet_gemm_args {
     cl_mem pre_scale, pre_shift; /* K floats each */
     int pre_relu;
     /* Optional residual R[b] (M x N at r_off + b * r_stride, row stride
-     * ldr), added after the bias and before the ReLU; NULL: none. */
+     * ldr), added after the bias and before the ReLU; NULL: none. R may be
+     * C itself (an in-place sum) but must not otherwise overlap it. */
     cl_mem residual;
     int r_off, ldr, r_stride;
 } clnet_gemm_args;
@@ -84,6 +85,9 @@ typedef struct clnet_conv_fusion {
  * this device. */
 int clnet_conv2d_fusion_supported(const clnet_context *ctx, clnet_conv_algo algo,
                                   clnet_gemm_backend backend, int prologue, int residual);
+
+/* Whether an algorithm can run a convolution of geometry g (AUTO: no). */
+int clnet_conv_algo_applies(clnet_conv_algo algo, const clnet_conv_geometry *g);
 
 /* The direct kernel fuses nothing beyond bias and ReLU. */
 clnet_status clnet_conv2d_direct(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
@@ -199,5 +203,10 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
                                          int tile, int batch, clnet_dview in, clnet_dview out,
                                          cl_mem u, cl_mem bias, int relu,
                                          const clnet_conv_fusion *fusion, clnet_events *events);
+
+/* Builds every Winograd program variant this device may need (tiles 2
+ * and 4, with and without a prologue or a residual), so that exporting the
+ * context's programs for binary-only devices leaves none out. */
+clnet_status clnet_conv2d_winograd_build_variants(clnet_context *ctx);
 
 #endif

@@ -34,6 +34,7 @@ clnet_net_options clnet_net_options_default(void) {
     o.fuse_activations = 1;
     o.reuse_memory = 1;
     o.concat_in_place = 1;
+    o.fuse_into_conv = 1;
     o.conv_algo = CLNET_CONV_AUTO;
     o.gemm_backend = CLNET_GEMM_AUTO;
     return o;
@@ -46,6 +47,8 @@ void clnet_net_destroy(clnet_net *net) {
         clnet_step *s = &net->steps[i];
         clnet_buffer_release(s->weight);
         clnet_buffer_release(s->bias);
+        clnet_buffer_release(s->pre_scale);
+        clnet_buffer_release(s->pre_shift);
         clnet_events_free(&s->events);
         free(s->label);
     }
@@ -117,7 +120,7 @@ static size_t scratch_floats(const clnet_net *net, int batch) {
         const clnet_step *s = &net->steps[i];
         if (s->kind != CLNET_STEP_CONV2D)
             continue;
-        const clnet_conv_geometry *c = &net->graph->nodes[s->node].geom.conv;
+        const clnet_conv_geometry *c = &s->geom.conv;
         size_t n = 0;
         if (s->algo == CLNET_CONV_IM2COL_GEMM)
             n = clnet_conv2d_im2col_scratch(c, batch);
@@ -194,19 +197,28 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
 
     switch (s->kind) {
     case CLNET_STEP_CONV2D: {
-        const clnet_conv_geometry *c = &node->geom.conv;
+        const clnet_conv_geometry *c = &s->geom.conv;
+        clnet_conv_fusion fusion = {.pre_scale = s->pre_scale,
+                                    .pre_shift = s->pre_shift,
+                                    .pre_relu = s->pre_relu};
+        if (s->n_in == 2)
+            fusion.residual = view_of(net, s->in[1], batch);
+        if (s->algo == CLNET_CONV_DIRECT && (s->pre_bn >= 0 || s->n_in == 2))
+            return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                              "the direct convolution kernel cannot run a fused prologue or "
+                              "residual");
         if (s->algo == CLNET_CONV_DIRECT)
             return clnet_conv2d_direct(ctx, c, batch, in, out, s->weight, s->bias, s->relu, ev);
         if (s->algo == CLNET_CONV_GEMM_1X1)
             return clnet_conv2d_gemm1x1(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
-                                        s->backend, NULL, ev);
+                                        s->backend, &fusion, ev);
         if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
             /* s->weight holds the filters in the Winograd domain (net_weights.c). */
             return clnet_conv2d_winograd(ctx, c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
                                          batch, in, out, s->weight, s->bias, s->relu,
-                                         s->backend, net->scratch, NULL, ev);
+                                         s->backend, net->scratch, &fusion, ev);
         return clnet_conv2d_im2col_gemm(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
-                                        s->backend, net->scratch, NULL, ev);
+                                        s->backend, net->scratch, &fusion, ev);
     }
     case CLNET_STEP_BATCHNORM:
         return clnet_batchnorm(ctx, in_shape.c, hw, batch, in, out, s->weight, s->bias, s->relu,
@@ -230,7 +242,7 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
         out.offset += s->out_channel_offset * node->shape.h * node->shape.w;
         return clnet_copy(ctx, (int)clnet_shape_size(in_shape), batch, in, out, ev);
     case CLNET_STEP_POOL:
-        return clnet_pool2d(ctx, node->op, &node->geom.pool, batch, in, out, ev);
+        return clnet_pool2d(ctx, node->op, &s->geom.pool, batch, in, out, ev);
     case CLNET_STEP_GLOBAL_AVGPOOL:
         return clnet_global_avgpool(ctx, in_shape.c, hw, batch, in, out, ev);
     case CLNET_STEP_DENSE:

@@ -26,7 +26,7 @@ typedef struct clnet_step {
     clnet_step_kind kind;
     int node;       /* the graph node whose op this step runs */
     int n_in;       /* 1 or 2 */
-    int in[2];      /* tensor ids read */
+    int in[2];      /* tensor ids read; CONV2D: in[1] is the residual added to the result */
     int out;        /* tensor id written */
     /* Shape of the first input as the op sees it: a flattened tensor keeps
      * its producer's memory (and region) but not its shape. */
@@ -34,11 +34,22 @@ typedef struct clnet_step {
     int out_channel_offset; /* COPY: channel at which the input lands in out */
     int relu;
     clnet_op binary_op; /* BINARY: CLNET_OP_ADD, CLNET_OP_MULTIPLY or CLNET_OP_SUBTRACT */
+    /* CONV2D and POOL: the geometry the kernel runs; the node's own unless
+     * the plan moved an average pooling before a 1x1 convolution. */
+    union {
+        clnet_conv_geometry conv;
+        clnet_pool_geometry pool;
+    } geom;
     int folded_bn; /* CONV2D: the batchnorm node folded into it, or -1 */
+    /* CONV2D: the batchnorm (or channel affine) node run on the input as a
+     * prologue, or -1, and whether a ReLU follows it there. */
+    int pre_bn;
+    int pre_relu;
     clnet_conv_algo algo;
     clnet_gemm_backend backend;
     cl_mem weight; /* conv/dense kernel (folded), or BN scale */
     cl_mem bias;   /* conv/dense bias (folded), or BN shift; NULL if none */
+    cl_mem pre_scale, pre_shift; /* CONV2D with pre_bn: the prologue's scale and shift */
     char *label;
     char kernel_name[64];
     uint64_t macs_per_image;

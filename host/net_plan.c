@@ -2,6 +2,7 @@
  * in-place concatenation, the choice of algorithm per convolution, and the
  * memory plan that lets tensors with disjoint lifetimes share memory. */
 #include "net.h"
+#include "tuning.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,13 @@ typedef struct planner {
     int *storage;       /* per tensor: tensor owning its memory, -1 if fused away */
     int *parent;        /* per storage tensor: concat it is placed in, or -1 */
     size_t *parent_offset; /* per storage tensor: float offset per image in parent */
+    /* Per convolution node: the batchnorm node to run as its prologue (-1:
+     * none), whether a ReLU follows the batchnorm, and the storage tensor
+     * the batchnorm reads, which the convolution then reads instead. */
+    int *pre_bn, *pre_relu, *pre_source;
+    /* Per storage tensor: floats per image when they differ from its
+     * node's shape (0: the shape), for tensors the plan invents. */
+    size_t *size;
 } planner;
 
 static void planner_free(planner *p) {
@@ -29,6 +37,10 @@ static void planner_free(planner *p) {
     free(p->storage);
     free(p->parent);
     free(p->parent_offset);
+    free(p->pre_bn);
+    free(p->pre_relu);
+    free(p->pre_source);
+    free(p->size);
 }
 
 static clnet_status planner_init(planner *p, clnet_net *net) {
@@ -42,8 +54,12 @@ static clnet_status planner_init(planner *p, clnet_net *net) {
     p->storage = calloc(n, sizeof *p->storage);
     p->parent = calloc(n, sizeof *p->parent);
     p->parent_offset = calloc(n, sizeof *p->parent_offset);
+    p->pre_bn = calloc(n, sizeof *p->pre_bn);
+    p->pre_relu = calloc(n, sizeof *p->pre_relu);
+    p->pre_source = calloc(n, sizeof *p->pre_source);
+    p->size = calloc(n, sizeof *p->size);
     if (!p->consumers || !p->sole_consumer || !p->is_output || !p->storage || !p->parent ||
-        !p->parent_offset) {
+        !p->parent_offset || !p->pre_bn || !p->pre_relu || !p->pre_source || !p->size) {
         planner_free(p);
         return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "out of host memory planning the network");
     }
@@ -51,6 +67,7 @@ static clnet_status planner_init(planner *p, clnet_net *net) {
         p->sole_consumer[i] = -1;
         p->storage[i] = -1;
         p->parent[i] = -1;
+        p->pre_bn[i] = -1;
     }
     for (int i = 0; i < p->g->n_nodes; i++) {
         const clnet_node *node = &p->g->nodes[i];
@@ -100,10 +117,15 @@ static clnet_status push_step(planner *p, clnet_step_kind kind, int node, clnet_
     s->kind = kind;
     s->node = node;
     s->folded_bn = -1;
+    s->pre_bn = -1;
     s->last_ms = -1;
     s->out = node;
     const clnet_node *n = &p->g->nodes[node];
     s->in_shape = n->n_inputs > 0 ? p->g->nodes[n->inputs[0]].shape : n->shape;
+    if (n->op == CLNET_OP_CONV2D)
+        s->geom.conv = n->geom.conv;
+    else if (n->op == CLNET_OP_AVGPOOL || n->op == CLNET_OP_MAXPOOL)
+        s->geom.pool = n->geom.pool;
     *out = s;
     return CLNET_STATUS_OK;
 }
@@ -136,8 +158,13 @@ static clnet_conv_algo choose_conv_algo(const clnet_net *net, const clnet_conv_g
         if (clnet_conv2d_winograd_applies(c))
             return net->options.conv_algo;
         break;
-    case CLNET_CONV_AUTO:
+    case CLNET_CONV_AUTO: {
+        /* A choice measured on this device wins over the rule below. */
+        clnet_conv_algo tuned;
+        if (clnet_tuning_conv_algo(net->ctx, c, &tuned) && clnet_conv_algo_applies(tuned, c))
+            return tuned;
         break;
+    }
     }
     /* The rule below was measured on PoCL (2 Zen 3 cores, AVX2), as CPU
      * time per batch of 32 images so that other load on the machine does
@@ -164,13 +191,17 @@ static clnet_conv_algo choose_conv_algo(const clnet_net *net, const clnet_conv_g
 static void name_kernel(clnet_step *s) {
     const char *backend = clnet_gemm_backend_name(s->backend);
     switch (s->kind) {
-    case CLNET_STEP_CONV2D:
+    case CLNET_STEP_CONV2D: {
+        /* A prologue shows as a prefix, a residual as "+add". */
+        const char *pre = s->pre_bn < 0 ? "" : s->pre_relu ? "bn+relu>" : "bn>";
+        const char *residual = s->n_in == 2 ? "+add" : "";
         if (s->algo == CLNET_CONV_DIRECT)
-            snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_direct");
+            snprintf(s->kernel_name, sizeof s->kernel_name, "%sconv2d_direct%s", pre, residual);
         else
-            snprintf(s->kernel_name, sizeof s->kernel_name, "conv2d_%s(%s)",
-                     clnet_conv_algo_name(s->algo), backend);
+            snprintf(s->kernel_name, sizeof s->kernel_name, "%sconv2d_%s(%s)%s", pre,
+                     clnet_conv_algo_name(s->algo), backend, residual);
         break;
+    }
     case CLNET_STEP_BATCHNORM: snprintf(s->kernel_name, sizeof s->kernel_name, "batchnorm"); break;
     case CLNET_STEP_RELU: snprintf(s->kernel_name, sizeof s->kernel_name, "relu"); break;
     case CLNET_STEP_BINARY:
@@ -226,6 +257,166 @@ static clnet_step_kind plain_step(clnet_op op) {
     }
 }
 
+static clnet_gemm_backend net_backend(const clnet_net *net) {
+    return net->options.gemm_backend == CLNET_GEMM_AUTO ? clnet_gemm_auto_backend(net->ctx)
+                                                        : net->options.gemm_backend;
+}
+
+/* Whether tensor t is read by exactly one node and is not a graph output. */
+static int single_use(const planner *p, int t) {
+    return p->consumers[t] == 1 && !p->is_output[t];
+}
+
+/* Batchnorm (or channel affine) node i, with the ReLU that may follow it,
+ * becomes the prologue of the convolution that is its only reader, when
+ * that convolution's algorithm can run one: the normalised tensor then
+ * never exists. Returns 1 when i needs no step of its own. */
+static int fuse_as_prologue(planner *p, int i, int *absorbed) {
+    const clnet_graph *g = p->g;
+    int source = p->storage[g->nodes[i].inputs[0]];
+    if (!p->net->options.fuse_into_conv || source < 0 || !single_use(p, i))
+        return 0;
+    int t = i, relu = 0;
+    int next = p->sole_consumer[t];
+    if (p->net->options.fuse_activations && is_relu_node(g, next) && single_use(p, next)) {
+        t = next;
+        relu = 1;
+        next = p->sole_consumer[t];
+    }
+    if (next < 0 || g->nodes[next].op != CLNET_OP_CONV2D || g->nodes[next].inputs[0] != t)
+        return 0;
+    clnet_conv_algo algo = choose_conv_algo(p->net, &g->nodes[next].geom.conv);
+    if (!clnet_conv2d_fusion_supported(p->net->ctx, algo, net_backend(p->net), 1, 0))
+        return 0;
+    p->pre_bn[next] = i;
+    p->pre_relu[next] = relu;
+    p->pre_source[next] = source;
+    if (relu)
+        absorbed[t] = 1;
+    return 1;
+}
+
+/* Whether a step from `first` on writes storage tensor t or a tensor
+ * placed inside it (a concatenation's slice). */
+static int written_from(const planner *p, int first, int t) {
+    for (int k = first; k < p->net->n_steps; k++)
+        for (int v = p->net->steps[k].out; v >= 0; v = p->parent[v])
+            if (v == t)
+                return 1;
+    return 0;
+}
+
+/* The last step that writes storage tensor t, or -1. */
+static int producer_step(const clnet_net *net, int t) {
+    for (int k = net->n_steps - 1; k >= 0; k--)
+        if (net->steps[k].out == t)
+            return k;
+    return -1;
+}
+
+/* Add node i (two inputs), with the ReLU that may follow it, becomes the
+ * epilogue of the convolution step that produces one of its inputs, when
+ * that input has no other reader, the other input is complete by the time
+ * the convolution runs, and the convolution's algorithm can add a
+ * residual. Returns 1 when i needs no step of its own. */
+static int fuse_as_residual(planner *p, int i, int *absorbed, clnet_status *status) {
+    const clnet_graph *g = p->g;
+    const clnet_node *node = &g->nodes[i];
+    if (!p->net->options.fuse_into_conv || node->op != CLNET_OP_ADD || node->n_inputs != 2)
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        int t = node->inputs[k];
+        int other = p->storage[node->inputs[1 - k]];
+        if (p->storage[t] != t || other < 0 || other == t || !single_use(p, t))
+            continue;
+        int j = producer_step(p->net, t);
+        if (j < 0)
+            continue;
+        clnet_step *s = &p->net->steps[j];
+        if (s->kind != CLNET_STEP_CONV2D || s->relu || s->n_in != 1 || written_from(p, j, other))
+            continue;
+        if (!clnet_conv2d_fusion_supported(p->net->ctx, s->algo, s->backend, s->pre_bn >= 0, 1))
+            continue;
+        s->n_in = 2;
+        s->in[1] = other;
+        p->storage[t] = -1;
+        *status = label_append(s, node_name(g, i));
+        if (*status != CLNET_STATUS_OK)
+            return 1;
+        int out = absorb_relu(p, s, i, status);
+        if (out != i)
+            absorbed[out] = 1;
+        s->out = out;
+        p->storage[out] = out;
+        name_kernel(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* A linear 1x1 convolution (bias, folded batch norm and an affine
+ * prologue allowed; no ReLU) followed only by an average pooling computes
+ * the same as the pooling followed by the convolution, since averaging
+ * commutes with per-pixel affine maps: DenseNet's transitions then
+ * convolve a quarter of the pixels. The convolution step s (output tensor
+ * t) becomes a pooling step into a tensor of the input's channels, which
+ * takes the convolution node's id, followed by the convolution on the
+ * pooled pixels writing the pooling's tensor. Returns the tensor written
+ * last, or t when nothing moved. */
+static int pool_first(planner *p, int s_index, int t, int *absorbed, clnet_status *status) {
+    const clnet_graph *g = p->g;
+    clnet_step *s = &p->net->steps[s_index];
+    int pool = single_use(p, t) ? p->sole_consumer[t] : -1;
+    if (!p->net->options.fuse_into_conv || pool < 0 || g->nodes[pool].op != CLNET_OP_AVGPOOL ||
+        !clnet_conv2d_is_pointwise(&s->geom.conv) || s->relu || (s->pre_bn >= 0 && s->pre_relu))
+        return t;
+    const clnet_pool_geometry *pg = &g->nodes[pool].geom.pool;
+    clnet_step conv = *s;
+    int pooled = s->node;
+
+    /* The pooling over the convolution's input channels. */
+    memset(s, 0, sizeof *s);
+    s->kind = CLNET_STEP_POOL;
+    s->node = pool;
+    s->folded_bn = s->pre_bn = -1;
+    s->last_ms = -1;
+    s->n_in = 1;
+    s->in[0] = conv.in[0];
+    s->out = pooled;
+    s->in_shape = conv.in_shape;
+    s->geom.pool = *pg;
+    s->geom.pool.c = conv.geom.conv.in_c;
+    *status = label_append(s, node_name(g, pool));
+    if (*status != CLNET_STATUS_OK)
+        return t;
+    name_kernel(s);
+    p->storage[pooled] = pooled;
+    p->size[pooled] = (size_t)conv.geom.conv.in_c * (size_t)pg->out_h * (size_t)pg->out_w;
+
+    /* The convolution on the pooled pixels. */
+    clnet_step *c;
+    *status = push_step(p, CLNET_STEP_CONV2D, conv.node, &c);
+    if (*status != CLNET_STATUS_OK) {
+        free(conv.label);
+        return t;
+    }
+    *c = conv;
+    c->in[0] = pooled;
+    c->out = pool;
+    p->storage[pool] = pool;
+    c->in_shape.h = pg->out_h;
+    c->in_shape.w = pg->out_w;
+    c->geom.conv.in_h = c->geom.conv.out_h = pg->out_h;
+    c->geom.conv.in_w = c->geom.conv.out_w = pg->out_w;
+    c->macs_per_image = (uint64_t)c->geom.conv.in_c * (uint64_t)c->geom.conv.out_c *
+                        (uint64_t)pg->out_h * (uint64_t)pg->out_w;
+    *status = label_append(c, node_name(g, pool));
+    absorbed[pool] = 1;
+    if (t != pooled)
+        p->storage[t] = -1;
+    return pool;
+}
+
 /* Lowers one node (not yet absorbed into an earlier step) to steps. */
 static clnet_status lower_node(planner *p, int i, int *absorbed) {
     const clnet_graph *g = p->g;
@@ -264,9 +455,15 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
         s->n_in = 1;
         s->in[0] = in0;
         s->macs_per_image = clnet_node_macs(g, i);
-        s->backend = p->net->options.gemm_backend == CLNET_GEMM_AUTO
-                         ? clnet_gemm_auto_backend(p->net->ctx)
-                         : p->net->options.gemm_backend;
+        s->backend = net_backend(p->net);
+        if (is_conv && p->pre_bn[i] >= 0) {
+            s->pre_bn = p->pre_bn[i];
+            s->pre_relu = p->pre_relu[i];
+            s->in[0] = p->pre_source[i];
+            CLNET_TRY(label_append(s, node_name(g, s->pre_bn)));
+            if (s->pre_relu)
+                CLNET_TRY(label_append(s, node_name(g, node->inputs[0])));
+        }
         CLNET_TRY(label_append(s, node_name(g, i)));
         clnet_activation act =
             is_conv ? node->layer->u.conv.activation : node->layer->u.dense.activation;
@@ -294,6 +491,11 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
         s->out = t;
         p->storage[t] = t;
         name_kernel(s);
+        if (is_conv && act == CLNET_ACT_LINEAR) {
+            t = pool_first(p, p->net->n_steps - 1, t, absorbed, &st);
+            CLNET_TRY(st);
+            s = &p->net->steps[p->net->n_steps - 1];
+        }
         if (act == CLNET_ACT_SOFTMAX || act == CLNET_ACT_SIGMOID) {
             /* The activation over the step's own output, in place. */
             clnet_step *sm;
@@ -310,6 +512,8 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
 
     case CLNET_OP_BATCHNORM:
     case CLNET_OP_CHANNEL_AFFINE: {
+        if (fuse_as_prologue(p, i, absorbed))
+            return CLNET_STATUS_OK;
         CLNET_TRY(push_step(p, CLNET_STEP_BATCHNORM, i, &s));
         s->n_in = 1;
         s->in[0] = in0;
@@ -327,6 +531,8 @@ static clnet_status lower_node(planner *p, int i, int *absorbed) {
     case CLNET_OP_ADD:
     case CLNET_OP_MULTIPLY:
     case CLNET_OP_SUBTRACT: {
+        if (fuse_as_residual(p, i, absorbed, &st))
+            return st;
         /* n-ary sums and products run as a chain of binary steps into the
          * output. */
         int last = -1;
@@ -440,7 +646,7 @@ static clnet_status place_tensors(planner *p) {
         }
         if (region_of_root[root] < 0) {
             clnet_region *r = &net->regions[net->n_regions];
-            size_t size = clnet_shape_size(g->nodes[root].shape);
+            size_t size = p->size[root] ? p->size[root] : clnet_shape_size(g->nodes[root].shape);
             r->size = (size + REGION_ALIGN_FLOATS - 1) / REGION_ALIGN_FLOATS * REGION_ALIGN_FLOATS;
             r->first_step = net->n_steps;
             r->last_step = -1;

@@ -42,7 +42,7 @@ static int is_winograd(const clnet_step *s) {
 static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
     const clnet_node *node = &net->graph->nodes[s->node];
     clnet_layer *layer = node->layer;
-    const clnet_conv_geometry *geom = &node->geom.conv;
+    const clnet_conv_geometry *geom = &s->geom.conv;
     const clnet_weight *kernel = clnet_layer_find_weight(layer, "kernel");
     const clnet_weight *bias = clnet_layer_find_weight(layer, "bias");
     int out_c = kernel->dims[0];
@@ -129,13 +129,16 @@ static clnet_status upload_conv_or_dense(clnet_net *net, clnet_step *s) {
     return st;
 }
 
-static clnet_status upload_batchnorm(clnet_net *net, clnet_step *s) {
-    clnet_layer *layer = net->graph->nodes[s->node].layer;
+/* Uploads the per-channel scale and shift of a batchnorm or channel
+ * affine node into *scale_buf and *shift_buf. */
+static clnet_status upload_scale_shift(clnet_net *net, int node, cl_mem *scale_buf,
+                                       cl_mem *shift_buf) {
+    clnet_layer *layer = net->graph->nodes[node].layer;
     int c = layer->in_channels;
     if (layer->op == CLNET_OP_CHANNEL_AFFINE) {
-        CLNET_TRY(upload(net, &s->weight, clnet_layer_find_weight(layer, "scale")->data,
+        CLNET_TRY(upload(net, scale_buf, clnet_layer_find_weight(layer, "scale")->data,
                          (size_t)c, layer->name));
-        return upload(net, &s->bias, clnet_layer_find_weight(layer, "shift")->data, (size_t)c,
+        return upload(net, shift_buf, clnet_layer_find_weight(layer, "shift")->data, (size_t)c,
                       layer->name);
     }
     double *scale = malloc((size_t)c * sizeof *scale);
@@ -151,9 +154,9 @@ static clnet_status upload_batchnorm(clnet_net *net, clnet_step *s) {
             f[i] = (float)scale[i];
             f[c + i] = (float)shift[i];
         }
-        st = upload(net, &s->weight, f, (size_t)c, layer->name);
+        st = upload(net, scale_buf, f, (size_t)c, layer->name);
         if (st == CLNET_STATUS_OK)
-            st = upload(net, &s->bias, f + c, (size_t)c, layer->name);
+            st = upload(net, shift_buf, f + c, (size_t)c, layer->name);
     }
     free(scale);
     free(shift);
@@ -169,7 +172,10 @@ clnet_status clnet_net_upload_weights(clnet_net *net) {
         else if (s->kind == CLNET_STEP_CONV2D || s->kind == CLNET_STEP_DENSE)
             CLNET_TRY(upload_conv_or_dense(net, s));
         else if (s->kind == CLNET_STEP_BATCHNORM)
-            CLNET_TRY(upload_batchnorm(net, s));
+            CLNET_TRY(upload_scale_shift(net, s->node, &s->weight, &s->bias));
+        /* A batchnorm run as a convolution's prologue. */
+        if (s->kind == CLNET_STEP_CONV2D && s->pre_bn >= 0)
+            CLNET_TRY(upload_scale_shift(net, s->pre_bn, &s->pre_scale, &s->pre_shift));
     }
     return CLNET_STATUS_OK;
 }

@@ -26,6 +26,21 @@ clnet_status clnet_pool2d(clnet_context *ctx, clnet_op op_kind, const clnet_pool
     CLNET_TRY(clnet_check_view(op, "output", out, batch, (long long)g->c * g->out_h * g->out_w));
 
     cl_kernel kernel;
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->pad_top == 0 &&
+        g->pad_left == 0 && 2 * g->out_h <= g->in_h && 2 * g->out_w <= g->in_w) {
+        /* Whole 2x2 windows: the row kernel. */
+        const char *name = op_kind == CLNET_OP_MAXPOOL ? "maxpool2x2" : "avgpool2x2";
+        CLNET_TRY(clnet_context_kernel(ctx, "pool", "", name, &kernel));
+        clnet_kernel_arg args[] = {
+            CLNET_ARG(in.buf),  CLNET_ARG(in.offset),  CLNET_ARG(in.batch_stride),
+            CLNET_ARG(out.buf), CLNET_ARG(out.offset), CLNET_ARG(out.batch_stride),
+            CLNET_ARG(g->c),    CLNET_ARG(g->in_h),    CLNET_ARG(g->in_w),
+            CLNET_ARG(g->out_h), CLNET_ARG(g->out_w),
+        };
+        size_t global[2] = {(size_t)g->out_h, (size_t)batch * (size_t)g->c};
+        return clnet_launch(ctx, kernel, name, (int)(sizeof args / sizeof args[0]), args, 2,
+                            global, NULL, events);
+    }
     CLNET_TRY(clnet_context_kernel(ctx, "pool", "", op, &kernel));
     clnet_kernel_arg args[] = {
         CLNET_ARG(in.buf),     CLNET_ARG(in.offset),   CLNET_ARG(in.batch_stride),

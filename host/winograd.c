@@ -199,11 +199,60 @@ static clnet_status check_winograd(const char *op, const clnet_context *ctx,
     return CLNET_STATUS_OK;
 }
 
+/* The fusion a call asks for, with NULL read as none. */
+typedef struct fusion_parts {
+    cl_mem pre_scale, pre_shift;
+    int pre_relu;
+    clnet_dview residual; /* residual.buf NULL: none */
+} fusion_parts;
+
+/* Validates the fusion arguments of a call; *parts receives them. */
+static clnet_status check_fusion(const char *op, const clnet_conv_geometry *g, int batch,
+                                 const clnet_conv_fusion *fusion, fusion_parts *parts) {
+    *parts = (fusion_parts){0};
+    if (!fusion)
+        return CLNET_STATUS_OK;
+    if (!fusion->pre_scale != !fusion->pre_shift)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "%s: the prologue needs both pre_scale and pre_shift (only %s given)",
+                          op, fusion->pre_scale ? "pre_scale" : "pre_shift");
+    if (fusion->pre_relu && !fusion->pre_scale)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "%s: pre_relu is set without a prologue (pre_scale and pre_shift)", op);
+    if (fusion->pre_scale) {
+        CLNET_TRY(clnet_check_extent(op, "prologue scale", fusion->pre_scale, g->in_c));
+        CLNET_TRY(clnet_check_extent(op, "prologue shift", fusion->pre_shift, g->in_c));
+        parts->pre_scale = fusion->pre_scale;
+        parts->pre_shift = fusion->pre_shift;
+        parts->pre_relu = fusion->pre_relu != 0;
+    }
+    if (fusion->residual.buf) {
+        CLNET_TRY(clnet_check_view(op, "residual", fusion->residual, batch,
+                                   (long long)g->out_c * g->out_h * g->out_w));
+        parts->residual = fusion->residual;
+    }
+    return CLNET_STATUS_OK;
+}
+
+/* Build options of cl/winograd.cl: each fused part adds a define (see the
+ * top of that file), so that layers without fusion run kernels that carry
+ * none of it. co_block 0: no CO_BLOCK (the GEMM path's transforms). */
+static void program_options(char *options, size_t size, int tile, int per_item, int prologue,
+                            int residual, int co_block) {
+    int n = snprintf(options, size, "-DWINO_M=%d -DTILES=%d", tile, per_item);
+    if (co_block)
+        n += snprintf(options + n, size - (size_t)n, " -DCO_BLOCK=%d", co_block);
+    if (prologue)
+        n += snprintf(options + n, size - (size_t)n, " -DPROLOGUE=1");
+    if (residual)
+        snprintf(options + n, size - (size_t)n, " -DRESIDUAL=1");
+}
+
 /* One pass of the GEMM path: `images` images from the views' starts. */
 static clnet_status gemm_pass(clnet_context *ctx, const clnet_conv_geometry *g, int tile,
                               int images, clnet_dview in, clnet_dview out, cl_mem u, cl_mem bias,
-                              int relu, clnet_gemm_backend backend, cl_mem scratch,
-                              clnet_events *events) {
+                              int relu, const fusion_parts *fusion, clnet_gemm_backend backend,
+                              cl_mem scratch, clnet_events *events) {
     const int alpha = tile + 2;
     const int tiles_h = tiles_along(g->out_h, tile), tiles_w = tiles_along(g->out_w, tile);
     const int cols = images * tiles_h * tiles_w;
@@ -211,8 +260,10 @@ static clnet_status gemm_pass(clnet_context *ctx, const clnet_conv_geometry *g, 
     const int m_off = alpha * alpha * g->in_c * cols;
     const int per_item = tiles_per_item(ctx);
     const size_t items = (size_t)(cols + per_item - 1) / (size_t)per_item;
-    char options[48];
-    snprintf(options, sizeof options, "-DWINO_M=%d -DTILES=%d", tile, per_item);
+    /* The input transform takes the prologue, the output transform the
+     * residual: each program is built with its own part only. */
+    char options[96];
+    program_options(options, sizeof options, tile, per_item, fusion->pre_scale != NULL, 0, 0);
 
     cl_kernel input;
     CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_input", &input));
@@ -221,7 +272,8 @@ static clnet_status gemm_pass(clnet_context *ctx, const clnet_conv_geometry *g, 
         CLNET_ARG(scratch),     CLNET_ARG(v_off),     CLNET_ARG(g->in_c),
         CLNET_ARG(g->in_h),     CLNET_ARG(g->in_w),   CLNET_ARG(g->pad_top),
         CLNET_ARG(g->pad_left), CLNET_ARG(tiles_h),   CLNET_ARG(tiles_w),
-        CLNET_ARG(cols),
+        CLNET_ARG(cols),        CLNET_ARG(fusion->pre_scale),
+        CLNET_ARG(fusion->pre_shift), CLNET_ARG(fusion->pre_relu),
     };
     size_t in_global[2] = {items, (size_t)g->in_c};
     CLNET_TRY(clnet_launch(ctx, input, "winograd_input", (int)(sizeof in_args / sizeof in_args[0]),
@@ -237,6 +289,7 @@ static clnet_status gemm_pass(clnet_context *ctx, const clnet_conv_geometry *g, 
     CLNET_TRY(clnet_gemm_strided_a(ctx, backend, &gemm, g->out_c * g->in_c, events));
 
     cl_kernel output;
+    program_options(options, sizeof options, tile, per_item, 0, fusion->residual.buf != NULL, 0);
     CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_output", &output));
     int has_bias = bias != NULL;
     clnet_kernel_arg out_args[] = {
@@ -244,7 +297,8 @@ static clnet_status gemm_pass(clnet_context *ctx, const clnet_conv_geometry *g, 
         CLNET_ARG(out.offset), CLNET_ARG(out.batch_stride), CLNET_ARG(bias),
         CLNET_ARG(has_bias),   CLNET_ARG(relu),     CLNET_ARG(g->out_c),
         CLNET_ARG(g->out_h),   CLNET_ARG(g->out_w), CLNET_ARG(tiles_h),
-        CLNET_ARG(tiles_w),    CLNET_ARG(cols),
+        CLNET_ARG(tiles_w),    CLNET_ARG(cols),     CLNET_ARG(fusion->residual.buf),
+        CLNET_ARG(fusion->residual.offset), CLNET_ARG(fusion->residual.batch_stride),
     };
     size_t out_global[2] = {items, (size_t)g->out_c};
     return clnet_launch(ctx, output, "winograd_output",
@@ -258,20 +312,24 @@ clnet_status clnet_conv2d_winograd_gemm(clnet_context *ctx, const clnet_conv_geo
                                         clnet_gemm_backend backend, cl_mem scratch,
                                         const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = OP "(gemm)";
-    if (fusion && (fusion->pre_scale || fusion->residual.buf))
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_winograd(op, ctx, g, tile, 0, batch, in, out, u, bias));
+    fusion_parts parts;
+    CLNET_TRY(check_fusion(op, g, batch, fusion, &parts));
     CLNET_TRY(clnet_check_extent(op, "Winograd scratch", scratch,
                                  (long long)clnet_conv2d_winograd_gemm_scratch(g, tile, batch)));
     const int chunk = chunk_images(g, tile, batch);
     for (int n0 = 0; n0 < batch; n0 += chunk) {
         int images = batch - n0 < chunk ? batch - n0 : chunk;
         clnet_dview in_part = in, out_part = out;
-        /* In range: check_winograd verified the last image's end below 2^31. */
+        fusion_parts parts_part = parts;
+        /* In range: check_winograd and check_fusion verified the last
+         * image's end below 2^31. */
         in_part.offset += n0 * in.batch_stride;
         out_part.offset += n0 * out.batch_stride;
+        if (parts.residual.buf)
+            parts_part.residual.offset += n0 * parts.residual.batch_stride;
         clnet_status st = gemm_pass(ctx, g, tile, images, in_part, out_part, u, bias, relu,
-                                    backend, scratch, events);
+                                    &parts_part, backend, scratch, events);
         if (st != CLNET_STATUS_OK)
             return clnet_fail_context(st, "%s F(%dx%d,3x3), images %d to %d: ", op, tile, tile,
                                       n0, n0 + images - 1);
@@ -284,9 +342,9 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
                                          cl_mem u, cl_mem bias, int relu,
                                          const clnet_conv_fusion *fusion, clnet_events *events) {
     const char *op = OP "(fused)";
-    if (fusion && (fusion->pre_scale || fusion->residual.buf))
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED, "%s: fusion is not implemented", op);
     CLNET_TRY(check_winograd(op, ctx, g, tile, 1, batch, in, out, u, bias));
+    fusion_parts parts;
+    CLNET_TRY(check_fusion(op, g, batch, fusion, &parts));
     size_t local_bytes = fused_local_bytes(ctx, g, tile);
     /* Limitation: the fused kernel keeps every input channel's transformed
      * tiles in local memory; wider layers take the GEMM path. */
@@ -304,8 +362,8 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
     const int per_item = tiles_per_item(ctx);
     const int u_stride = (int)fused_stride(g->out_c);
     char options[128];
-    snprintf(options, sizeof options, "-DWINO_M=%d -DTILES=%d -DCO_BLOCK=%d", tile, per_item,
-             FUSED_CO_BLOCK);
+    program_options(options, sizeof options, tile, per_item, parts.pre_scale != NULL,
+                    parts.residual.buf != NULL, FUSED_CO_BLOCK);
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_fused", &kernel));
     /* Output channels per work-item: all, unless the tiles alone give
@@ -329,6 +387,9 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
         CLNET_ARG(g->out_h), CLNET_ARG(g->out_w),   CLNET_ARG(g->pad_top),
         CLNET_ARG(g->pad_left), CLNET_ARG(tiles_h), CLNET_ARG(tiles_w),
         CLNET_ARG(cols),     CLNET_ARG(co_per_item), {local_bytes, NULL},
+        CLNET_ARG(parts.pre_scale), CLNET_ARG(parts.pre_shift), CLNET_ARG(parts.pre_relu),
+        CLNET_ARG(parts.residual.buf), CLNET_ARG(parts.residual.offset),
+        CLNET_ARG(parts.residual.batch_stride),
     };
     size_t global[2] = {items, (size_t)groups}, local[2] = {1, 1};
     return clnet_launch(ctx, kernel, "winograd_fused", (int)(sizeof args / sizeof args[0]), args,
@@ -345,4 +406,32 @@ clnet_status clnet_conv2d_winograd(clnet_context *ctx, const clnet_conv_geometry
                                            events);
     return clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u, bias, relu, backend,
                                       scratch, fusion, events);
+}
+
+clnet_status clnet_conv2d_winograd_build_variants(clnet_context *ctx) {
+    if (!ctx)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": context is NULL");
+    const int per_item = tiles_per_item(ctx);
+    for (int tile = 2; tile <= 4; tile += 2) {
+        char options[128];
+        cl_kernel kernel;
+        /* The GEMM path: the input transform with and without a prologue,
+         * the output transform with and without a residual. */
+        for (int part = 0; part < 3; part++) {
+            program_options(options, sizeof options, tile, per_item, part == 1, part == 2, 0);
+            CLNET_TRY(clnet_context_kernel(ctx, "winograd", options,
+                                           part == 2 ? "winograd_output" : "winograd_input",
+                                           &kernel));
+        }
+        /* The fused kernel, on the devices that take it, with every
+         * combination of the two. */
+        if (ctx->info.type != CLNET_DEVICE_TYPE_CPU)
+            continue;
+        for (int parts = 0; parts < 4; parts++) {
+            program_options(options, sizeof options, tile, per_item, parts & 1, parts & 2,
+                            FUSED_CO_BLOCK);
+            CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_fused", &kernel));
+        }
+    }
+    return CLNET_STATUS_OK;
 }

@@ -517,6 +517,11 @@ typedef struct clnet_net_options {
     int fuse_activations; /* run ReLU inside the producing kernel; default 1 */
     int reuse_memory;     /* share activation buffers between tensors; default 1 */
     int concat_in_place;  /* producers write straight into their concat slice; default 1 */
+    /* Run a batch norm (+ ReLU) that only feeds a convolution as that
+     * convolution's input prologue, and a residual add (+ ReLU) of a
+     * convolution's result as its epilogue, where the chosen algorithm can;
+     * default 1. */
+    int fuse_into_conv;
     clnet_conv_algo conv_algo; /* force an algorithm where it applies; default AUTO */
     clnet_gemm_backend gemm_backend;
     /* Fill activation memory with NaN before each run, so that an element
@@ -560,6 +565,108 @@ typedef struct clnet_step_info {
     double last_ms;        /* device time of the last run, with profiling on; else -1 */
 } clnet_step_info;
 clnet_status clnet_net_step_info(const clnet_net *net, int index, clnet_step_info *out);
+
+/* ------------------------------------------------------------------------ */
+/* Tuning: the fastest convolution algorithm per layer shape on a device    */
+/*
+ * A tuning table maps convolution shapes to the algorithm measured fastest
+ * on one device (docs/tuning.md). A context loads the table of its device
+ * when it opens: the file CLNET_TUNING_FILE names, else
+ * <cache>/tuning/<device>-<hash>.json, where <cache> is CLNET_CACHE_DIR,
+ * else $XDG_CACHE_HOME/clnet, else ~/.cache/clnet, and the hash covers the
+ * device name, driver version, platform and clnet version. CLNET_TUNING=0
+ * skips loading. A missing file is silent; a file measured with another
+ * device, driver or clnet version, or a malformed one, is ignored with a
+ * log line. Nets created with CLNET_CONV_AUTO then use the tuned algorithm
+ * of every convolution whose shape the table holds (when that algorithm
+ * can run it); the built-in rule chooses for the others. */
+
+/* One past the last clnet_conv_algo: the size of arrays indexed by it. */
+#define CLNET_CONV_ALGO_COUNT (CLNET_CONV_WINOGRAD_4X4 + 1)
+
+/* Everything that identifies a convolution call to the tuning table. */
+typedef struct clnet_conv_shape {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+} clnet_conv_shape;
+
+typedef struct clnet_tuning_entry {
+    clnet_conv_shape shape;
+    clnet_conv_algo algo; /* the algorithm AUTO uses for this shape */
+    int batch;            /* images per run when measured; 0 if not recorded */
+    /* Measured milliseconds per layer of this shape, by algorithm, for
+     * information; -1 where not measured. */
+    double ms[CLNET_CONV_ALGO_COUNT];
+} clnet_tuning_entry;
+
+/* The context's table: its entries in order, and the file it was loaded
+ * from ("" when none; the string lives until the table is replaced). */
+int clnet_tuning_entry_count(const clnet_context *ctx);
+clnet_status clnet_tuning_entry_at(const clnet_context *ctx, int index, clnet_tuning_entry *out);
+const char *clnet_tuning_source(const clnet_context *ctx);
+
+/* The file a context of this device loads and clnet_tuning_save(ctx, NULL)
+ * writes: CLNET_TUNING_FILE if set, else the default path above. Fails with
+ * CLNET_STATUS_NOT_FOUND when no cache folder is known (no CLNET_CACHE_DIR,
+ * XDG_CACHE_HOME or HOME) and with CLNET_STATUS_INVALID_ARGUMENT when the
+ * path does not fit in size bytes. */
+clnet_status clnet_tuning_default_path(const clnet_context *ctx, char *buf, size_t size);
+
+/* Replaces the context's table with the file at path, which must have been
+ * measured on this device, driver and clnet version. A missing file fails
+ * with CLNET_STATUS_NOT_FOUND, a malformed one with
+ * CLNET_STATUS_FORMAT_ERROR, one measured elsewhere with
+ * CLNET_STATUS_UNSUPPORTED; the table is then left as it was. Entries
+ * whose algorithm cannot run their shape are dropped with a warning. Nets
+ * created before keep the algorithms they were planned with. */
+clnet_status clnet_tuning_load(clnet_context *ctx, const char *path);
+
+/* Empties the context's table: nets created afterwards use the built-in
+ * rule (the file on disk is untouched). */
+void clnet_tuning_clear(clnet_context *ctx);
+
+/* Writes the context's table to path (NULL: clnet_tuning_default_path),
+ * creating missing folders. The file is written under a temporary name and
+ * renamed, so that a reader never sees half of it. */
+clnet_status clnet_tuning_save(const clnet_context *ctx, const char *path);
+
+/* What clnet_tune_graph measured for one convolution of the graph. */
+typedef struct clnet_tune_layer {
+    int node;         /* the convolution's graph node */
+    const char *name; /* its layer name; lives as long as the graph */
+    clnet_conv_shape shape;
+    /* Median milliseconds of the layer per algorithm (its step plus the
+     * steps of the nodes other algorithms fuse into it); -1 where the
+     * algorithm cannot run it or could not be measured. */
+    double ms[CLNET_CONV_ALGO_COUNT];
+    clnet_conv_algo fastest; /* the fastest for this layer alone */
+    clnet_conv_algo chosen;  /* entered for its shape: the fastest over all layers of that shape */
+} clnet_tune_layer;
+
+typedef struct clnet_tune_report {
+    int n_layers;
+    clnet_tune_layer *layers; /* n_layers, in graph order; owned by the report */
+    int n_shapes;             /* distinct shapes entered in the table */
+    int n_candidates;         /* algorithms measured, one net each */
+    double seconds;           /* wall-clock time of the whole tuning */
+} clnet_tune_report;
+void clnet_tune_report_free(clnet_tune_report *report); /* accepts NULL; keeps the struct */
+
+/* Measures every convolution algorithm on every convolution of g on the
+ * context's device and enters the fastest per shape into the context's
+ * table, which nets created afterwards with CLNET_CONV_AUTO use (save it
+ * with clnet_tuning_save). For each algorithm a net forcing it is built
+ * and run `repeats` times, after one warm-up run, on batch images of
+ * uniform random input, with OpenCL profiling (a context opened without
+ * profiling gets a profiling queue for the duration). report may be NULL.
+ * An algorithm whose net cannot be built or run on the device is skipped
+ * with a warning. Not thread-safe with other uses of ctx. */
+clnet_status clnet_tune_graph(clnet_context *ctx, const clnet_graph *g, int batch, int repeats,
+                              clnet_tune_report *report);
 
 #ifdef __cplusplus
 }

@@ -148,19 +148,54 @@ static clnet_conv_geometry conv_geometry(const conv_case *cc) {
     return g;
 }
 
-/* Runs one case with one algorithm and compares with clnet_ref_conv2d. */
-static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
-                            clnet_gemm_backend backend, uint64_t seed) {
+/* What a convolution test fuses: a prologue (random scale and shift of
+ * both signs per input channel, with or without its ReLU) and a residual
+ * read through a view wider than the output. */
+typedef struct conv_fusion_case {
+    int prologue, pre_relu, residual;
+} conv_fusion_case;
+
+static const conv_fusion_case fusion_cases[] = {
+    {1, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 1, 1}, {1, 0, 1},
+};
+#define FUSION_CASES (sizeof fusion_cases / sizeof fusion_cases[0])
+
+/* Where the residual sits: 5 floats before it, 3 foreign channels before
+ * and 2 after it in every image, so that its batch stride exceeds the
+ * tensor. */
+static const layout residual_layout = {5, 3, 2};
+
+/* Applies the prologue to a dense NCHW tensor in place, in double. */
+static void prologue_host(float *x, int c, int hw, int batch, const float *scale,
+                          const float *shift, int relu) {
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < hw; i++) {
+                float *v = &x[((size_t)n * c + ch) * hw + i];
+                double y = (double)*v * scale[ch] + shift[ch];
+                *v = (float)(relu && y < 0 ? 0 : y);
+            }
+}
+
+/* Runs one case with one algorithm (and the fusion f, NULL: none) and
+ * compares with clnet_ref_conv2d on the host-fused input and output. */
+static void check_conv_fused(const conv_case *cc, clnet_conv_algo algo, clnet_gemm_backend backend,
+                             const conv_fusion_case *f, uint64_t seed) {
     clnet_context *ctx = test_context();
     clnet_conv_geometry g = conv_geometry(cc);
     int in_hw = g.in_h * g.in_w, out_hw = g.out_h * g.out_w;
+    size_t out_count = (size_t)cc->batch * g.out_c * out_hw;
     test_rng rng = {seed};
 
     size_t in_total = layout_floats(cc->in_layout, g.in_c, in_hw, cc->batch);
     size_t w_count = (size_t)g.out_c * g.in_c * g.kh * g.kw;
+    size_t r_total = layout_floats(residual_layout, g.out_c, out_hw, cc->batch);
     float *in_wide = random_floats(&rng, in_total, -1, 1);
     float *weight = random_floats(&rng, w_count, -1, 1);
     float *bias = random_floats(&rng, (size_t)g.out_c, -1, 1);
+    float *scale = random_floats(&rng, (size_t)g.in_c, -1.5f, 1.5f);
+    float *shift = random_floats(&rng, (size_t)g.in_c, -1, 1);
+    float *r_wide = random_floats(&rng, r_total, -2, 2);
 
     cl_mem in_buf = test_upload(ctx, in_wide, in_total);
     cl_mem w_buf = test_upload(ctx, weight, w_count);
@@ -168,48 +203,79 @@ static void check_conv_case(const conv_case *cc, clnet_conv_algo algo,
     cl_mem out_buf = test_poisoned_buffer(ctx, layout_floats(cc->out_layout, g.out_c, out_hw, cc->batch));
     clnet_dview in = layout_view(in_buf, cc->in_layout, g.in_c, in_hw);
     clnet_dview out = layout_view(out_buf, cc->out_layout, g.out_c, out_hw);
+    clnet_conv_fusion fusion = {0};
+    if (f && f->prologue) {
+        fusion.pre_scale = test_upload(ctx, scale, (size_t)g.in_c);
+        fusion.pre_shift = test_upload(ctx, shift, (size_t)g.in_c);
+        fusion.pre_relu = f->pre_relu;
+    }
+    if (f && f->residual)
+        fusion.residual =
+            layout_view(test_upload(ctx, r_wide, r_total), residual_layout, g.out_c, out_hw);
 
     cl_mem scratch = NULL;
     char what[200];
     switch (algo) {
     case CLNET_CONV_DIRECT:
+        assert_null(f);
         TEST_OK(clnet_conv2d_direct(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu, NULL));
         break;
     case CLNET_CONV_IM2COL_GEMM: {
         size_t floats = clnet_conv2d_im2col_scratch(&g, cc->batch);
         scratch = test_poisoned_buffer(ctx, floats);
         TEST_OK(clnet_conv2d_im2col_gemm(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
-                                         backend, scratch, NULL, NULL));
+                                         backend, scratch, f ? &fusion : NULL, NULL));
         break;
     }
     case CLNET_CONV_GEMM_1X1:
         assert_true(clnet_conv2d_is_pointwise(&g));
-        TEST_OK(clnet_conv2d_gemm1x1(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu,
-                                     backend, NULL, NULL));
+        TEST_OK(clnet_conv2d_gemm1x1(ctx, &g, cc->batch, in, out, w_buf, b_buf, cc->relu, backend,
+                                     f ? &fusion : NULL, NULL));
         break;
     default:
         fail_msg("unknown algorithm %d", (int)algo);
     }
 
+    /* Expected: prologue on the input, the convolution, the residual, ReLU. */
     float *in_dense = extract(in_wide, cc->in_layout, g.in_c, in_hw, cc->batch);
-    float *expected = test_alloc((size_t)cc->batch * g.out_c * out_hw);
+    if (f && f->prologue)
+        prologue_host(in_dense, g.in_c, in_hw, cc->batch, scale, shift, f->pre_relu);
+    float *expected = test_alloc(out_count);
     clnet_ref_conv2d(&g, cc->batch, in_dense, weight, cc->bias ? bias : NULL, expected);
+    if (f && f->residual) {
+        float *r_dense = extract(r_wide, residual_layout, g.out_c, out_hw, cc->batch);
+        for (size_t i = 0; i < out_count; i++)
+            expected[i] = (float)((double)expected[i] + r_dense[i]);
+        free(r_dense);
+    }
     if (cc->relu)
-        relu_host(expected, (size_t)cc->batch * g.out_c * out_hw);
-    snprintf(what, sizeof what, "%s (%s, %s)", cc->name, clnet_conv_algo_name(algo),
-             clnet_gemm_backend_name(backend));
+        relu_host(expected, out_count);
+    snprintf(what, sizeof what, "%s (%s, %s%s%s%s)", cc->name, clnet_conv_algo_name(algo),
+             clnet_gemm_backend_name(backend), f && f->prologue ? ", prologue" : "",
+             f && f->pre_relu ? "+relu" : "", f && f->residual ? ", residual" : "");
     check_output(ctx, what, out_buf, cc->out_layout, g.out_c, out_hw, cc->batch, expected);
 
     free(expected);
     free(in_dense);
+    clnet_buffer_release(fusion.residual.buf);
+    clnet_buffer_release(fusion.pre_shift);
+    clnet_buffer_release(fusion.pre_scale);
     clnet_buffer_release(scratch);
     clnet_buffer_release(out_buf);
     clnet_buffer_release(b_buf);
     clnet_buffer_release(w_buf);
     clnet_buffer_release(in_buf);
+    free(r_wide);
+    free(shift);
+    free(scale);
     free(bias);
     free(weight);
     free(in_wide);
+}
+
+static void check_conv_case(const conv_case *cc, clnet_conv_algo algo, clnet_gemm_backend backend,
+                            uint64_t seed) {
+    check_conv_fused(cc, algo, backend, NULL, seed);
 }
 
 static void conv2d_direct_matches_reference(void **state) {
@@ -245,10 +311,85 @@ static void conv2d_with_clblast_matches_reference(void **state) {
     check_conv_case(&conv_cases[7], CLNET_CONV_GEMM_1X1, CLNET_GEMM_CLBLAST, 401);
 }
 
+/* Every case (strides 1 and 2, padding, dilation, batches 1 and 3, relu on
+ * and off, views) with every fusion: prologue with and without its ReLU,
+ * residual, both. */
+static void conv2d_im2col_gemm_fused_matches_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < CONV_CASES; i++)
+        for (size_t j = 0; j < FUSION_CASES; j++)
+            check_conv_fused(&conv_cases[i], CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLNET,
+                             &fusion_cases[j], 2000 + 10 * i + j);
+}
+
+static void conv2d_gemm1x1_fused_matches_reference(void **state) {
+    (void)state;
+    int tested = 0;
+    for (size_t i = 0; i < CONV_CASES; i++) {
+        clnet_conv_geometry g = conv_geometry(&conv_cases[i]);
+        if (!clnet_conv2d_is_pointwise(&g))
+            continue;
+        for (size_t j = 0; j < FUSION_CASES; j++)
+            check_conv_fused(&conv_cases[i], CLNET_CONV_GEMM_1X1, CLNET_GEMM_CLNET,
+                             &fusion_cases[j], 3000 + 10 * i + j);
+        tested++;
+    }
+    assert_int_equal(tested, 2);
+}
+
+/* CLBlast takes the residual in its bias_relu pass; im2col applies the
+ * prologue before it. The shapes are those of
+ * conv2d_with_clblast_matches_reference, whose kernels are then built. */
+static void conv2d_fused_with_clblast_matches_reference(void **state) {
+    (void)state;
+    static const conv_fusion_case residual = {0, 0, 1};
+    check_conv_fused(&conv_cases[0], CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLBLAST, &fusion_cases[3],
+                     4000);
+    check_conv_fused(&conv_cases[7], CLNET_CONV_IM2COL_GEMM, CLNET_GEMM_CLBLAST, &fusion_cases[0],
+                     4001);
+    check_conv_fused(&conv_cases[7], CLNET_CONV_GEMM_1X1, CLNET_GEMM_CLBLAST, &residual, 4002);
+}
+
+static void conv2d_fusion_support_matches_the_launchers(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    static const clnet_conv_algo everything[] = {CLNET_CONV_IM2COL_GEMM, CLNET_CONV_WINOGRAD_2X2,
+                                                 CLNET_CONV_WINOGRAD_4X4};
+    for (int bi = CLNET_GEMM_AUTO; bi <= CLNET_GEMM_CLBLAST; bi++) {
+        clnet_gemm_backend b = (clnet_gemm_backend)bi;
+        for (int pro = 0; pro <= 1; pro++) {
+            for (int res = 0; res <= 1; res++) {
+                int none = !pro && !res;
+                for (size_t a = 0; a < sizeof everything / sizeof everything[0]; a++)
+                    assert_true(clnet_conv2d_fusion_supported(ctx, everything[a], b, pro, res));
+                assert_int_equal(clnet_conv2d_fusion_supported(ctx, CLNET_CONV_DIRECT, b, pro, res),
+                                 none);
+                assert_int_equal(clnet_conv2d_fusion_supported(ctx, CLNET_CONV_AUTO, b, pro, res),
+                                 none);
+                clnet_gemm_backend resolved =
+                    b == CLNET_GEMM_AUTO ? clnet_gemm_auto_backend(ctx) : b;
+                assert_int_equal(
+                    clnet_conv2d_fusion_supported(ctx, CLNET_CONV_GEMM_1X1, b, pro, res),
+                    !pro || resolved == CLNET_GEMM_CLNET);
+            }
+        }
+    }
+}
+
 static void conv2d_is_pointwise_only_for_1x1_stride1_unpadded(void **state) {
     (void)state;
-    clnet_conv_geometry g = {.in_c = 4, .in_h = 5, .in_w = 5, .out_c = 4, .out_h = 5,
-                             .out_w = 5, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    clnet_conv_geometry g = {.in_c = 4,
+                             .in_h = 5,
+                             .in_w = 5,
+                             .out_c = 4,
+                             .out_h = 5,
+                             .out_w = 5,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1};
     assert_true(clnet_conv2d_is_pointwise(&g));
     g.sh = 2;
     assert_false(clnet_conv2d_is_pointwise(&g));
@@ -269,23 +410,63 @@ typedef struct gemm_case {
     int a_off, b_off, c_off;
     int b_gap, c_gap; /* floats between consecutive batch entries */
     int bias, relu;
+    int pre;      /* prologue on B: 0 none, 1 scale and shift, 2 with ReLU */
+    int residual; /* 0 none, 1 a matrix of its own (padded rows, gaps), 2 C itself */
 } gemm_case;
 
-static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uint64_t seed) {
+/* Which of clnet's own kernels clnet_gemm runs: the one of this kind of
+ * device, or the one of the other kind (gemm_tiled on a CPU, gemm_block on
+ * a GPU), reached by presenting the device as the other kind for the
+ * call. */
+typedef enum gemm_kernel { GEMM_NATIVE, GEMM_OTHER_KERNEL } gemm_kernel;
+
+static clnet_status run_gemm(clnet_context *ctx, clnet_gemm_backend backend, gemm_kernel which,
+                             const clnet_gemm_args *args) {
+    if (which == GEMM_NATIVE)
+        return clnet_gemm(ctx, backend, args, NULL);
+    clnet_device_type saved = ctx->info.type;
+    ctx->info.type = saved == CLNET_DEVICE_TYPE_CPU ? CLNET_DEVICE_TYPE_GPU : CLNET_DEVICE_TYPE_CPU;
+    clnet_status s = clnet_gemm(ctx, backend, args, NULL);
+    ctx->info.type = saved;
+    return s;
+}
+
+static void check_gemm_run(const gemm_case *gc, clnet_gemm_backend backend, gemm_kernel which,
+                           uint64_t seed) {
     clnet_context *ctx = test_context();
     test_rng rng = {seed};
     int lda = gc->k + gc->lda_extra, ldb = gc->n + gc->ldb_extra, ldc = gc->n + gc->ldc_extra;
     int b_stride = gc->k * ldb + gc->b_gap, c_stride = gc->m * ldc + gc->c_gap;
+    int r_off = 4, ldr = gc->n + 3, r_stride = gc->m * ldr + 6;
+    if (gc->residual == 2) {
+        r_off = gc->c_off;
+        ldr = ldc;
+        r_stride = c_stride;
+    }
     size_t a_total = (size_t)gc->a_off + (size_t)gc->m * lda;
     size_t b_total = (size_t)gc->b_off + (size_t)gc->batch * b_stride;
     size_t c_total = (size_t)gc->c_off + (size_t)gc->batch * c_stride;
+    size_t r_total = (size_t)r_off + (size_t)gc->batch * r_stride;
     float *a = random_floats(&rng, a_total, -1, 1);
     float *b = random_floats(&rng, b_total, -1, 1);
     float *bias = random_floats(&rng, (size_t)gc->m, -1, 1);
+    float *scale = random_floats(&rng, (size_t)gc->k, -1.5f, 1.5f);
+    float *shift = random_floats(&rng, (size_t)gc->k, -1, 1);
+    float *r = random_floats(&rng, r_total, -2, 2);
+
+    /* C starts poisoned; with an in-place residual, its elements hold R. */
+    float *c_init = test_alloc_poisoned(c_total);
+    if (gc->residual == 2)
+        for (int bi = 0; bi < gc->batch; bi++)
+            for (int i = 0; i < gc->m; i++)
+                for (int j = 0; j < gc->n; j++) {
+                    size_t at = (size_t)gc->c_off + (size_t)bi * c_stride + (size_t)i * ldc + j;
+                    c_init[at] = r[at];
+                }
 
     cl_mem a_buf = test_upload(ctx, a, a_total), b_buf = test_upload(ctx, b, b_total);
     cl_mem bias_buf = gc->bias ? test_upload(ctx, bias, (size_t)gc->m) : NULL;
-    cl_mem c_buf = test_poisoned_buffer(ctx, c_total);
+    cl_mem c_buf = test_upload(ctx, c_init, c_total);
     clnet_gemm_args args = {
         .m = gc->m, .n = gc->n, .k = gc->k, .batch = gc->batch,
         .a = a_buf, .a_off = gc->a_off, .lda = lda,
@@ -293,7 +474,18 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
         .c = c_buf, .c_off = gc->c_off, .ldc = ldc, .c_stride = c_stride,
         .bias = bias_buf, .relu = gc->relu,
     };
-    TEST_OK(clnet_gemm(ctx, backend, &args, NULL));
+    if (gc->pre) {
+        args.pre_scale = test_upload(ctx, scale, (size_t)gc->k);
+        args.pre_shift = test_upload(ctx, shift, (size_t)gc->k);
+        args.pre_relu = gc->pre == 2;
+    }
+    if (gc->residual) {
+        args.residual = gc->residual == 2 ? c_buf : test_upload(ctx, r, r_total);
+        args.r_off = r_off;
+        args.ldr = ldr;
+        args.r_stride = r_stride;
+    }
+    TEST_OK(run_gemm(ctx, backend, which, &args));
     float *c = test_download(ctx, c_buf, c_total);
 
     /* Expected values in double; every float outside C's rows must stay poisoned. */
@@ -306,9 +498,17 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
         for (int i = 0; i < gc->m; i++) {
             for (int j = 0; j < gc->n; j++, e++) {
                 double sum = gc->bias ? bias[i] : 0.0;
-                for (int p = 0; p < gc->k; p++)
-                    sum += (double)a[gc->a_off + i * lda + p] *
-                           b[gc->b_off + bi * b_stride + p * ldb + j];
+                for (int p = 0; p < gc->k; p++) {
+                    double bv = b[gc->b_off + bi * b_stride + p * ldb + j];
+                    if (gc->pre) {
+                        bv = (double)(float)(bv * scale[p] + shift[p]);
+                        if (gc->pre == 2 && bv < 0)
+                            bv = 0;
+                    }
+                    sum += (double)a[gc->a_off + i * lda + p] * bv;
+                }
+                if (gc->residual)
+                    sum += r[r_off + bi * r_stride + i * ldr + j];
                 expected[e] = (float)(gc->relu && sum < 0 ? 0 : sum);
                 size_t at = (size_t)gc->c_off + (size_t)bi * c_stride + (size_t)i * ldc + j;
                 got[e] = c[at];
@@ -316,9 +516,13 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
             }
         }
     }
-    char what[120];
-    snprintf(what, sizeof what, "gemm %dx%dx%d batch %d (%s)", gc->m, gc->n, gc->k, gc->batch,
-             clnet_gemm_backend_name(backend));
+    static const char *const pre_names[] = {"", ", prologue", ", prologue+relu"};
+    static const char *const residual_names[] = {"", ", residual", ", residual in C"};
+    char what[160];
+    snprintf(what, sizeof what, "gemm %dx%dx%d batch %d (%s%s%s%s)", gc->m, gc->n, gc->k, gc->batch,
+             clnet_gemm_backend_name(backend),
+             which == GEMM_OTHER_KERNEL ? ", other device kind's kernel" : "", pre_names[gc->pre],
+             residual_names[gc->residual]);
     test_assert_close(what, expected, got, count, TOLERANCE);
     for (size_t i = 0; i < c_total; i++)
         if (!written[i] && !isnan(c[i]))
@@ -328,33 +532,81 @@ static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uin
     free(got);
     free(expected);
     free(c);
+    if (gc->residual == 1)
+        clnet_buffer_release(args.residual);
+    clnet_buffer_release(args.pre_shift);
+    clnet_buffer_release(args.pre_scale);
     clnet_buffer_release(c_buf);
     clnet_buffer_release(bias_buf);
     clnet_buffer_release(b_buf);
     clnet_buffer_release(a_buf);
+    free(c_init);
+    free(r);
+    free(shift);
+    free(scale);
     free(bias);
     free(b);
     free(a);
 }
 
+static void check_gemm_case(const gemm_case *gc, clnet_gemm_backend backend, uint64_t seed) {
+    check_gemm_run(gc, backend, GEMM_NATIVE, seed);
+}
+
+static const gemm_case odd_gemm_cases[] = {
+    {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 0, 0},
+    {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0, 0, 0},
+    {33, 65, 200, 1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 1, 0, 0},
+};
+#define ODD_GEMM_CASES (sizeof odd_gemm_cases / sizeof odd_gemm_cases[0])
+
+/* 13 x 37 x 29 and a larger shape with right and bottom edges in both
+ * kernels' blocks, batched, offsets and padded rows; relu on and off. */
+static const gemm_case fused_gemm_cases[] = {
+    {13, 37, 29, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 1, 0},
+    {13, 37, 29, 3, 2, 1, 3, 5, 7, 11, 4, 2, 0, 0, 2, 0},
+    {13, 37, 29, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 0, 0, 1},
+    {13, 37, 29, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 2},
+    {13, 37, 29, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 2, 1},
+    {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0, 2, 2},
+    {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 0, 1, 1, 1},
+};
+#define FUSED_GEMM_CASES (sizeof fused_gemm_cases / sizeof fused_gemm_cases[0])
+
 static void gemm_odd_sizes_batched_matches_host(void **state) {
     (void)state;
-    static const gemm_case cases[] = {
-        {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1},
-        {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-        {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0},
-        {33, 65, 200, 1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 1},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_gemm_case(&cases[i], CLNET_GEMM_CLNET, 500 + i);
+    for (size_t i = 0; i < ODD_GEMM_CASES; i++)
+        check_gemm_case(&odd_gemm_cases[i], CLNET_GEMM_CLNET, 500 + i);
+}
+
+static void gemm_with_prologue_and_residual_matches_host(void **state) {
+    (void)state;
+    for (size_t i = 0; i < FUSED_GEMM_CASES; i++)
+        check_gemm_case(&fused_gemm_cases[i], CLNET_GEMM_CLNET, 520 + i);
+}
+
+/* The kernel the device does not run by itself (gemm_tiled here on a CPU),
+ * plain and fused. */
+static void gemm_other_device_kinds_kernel_matches_host(void **state) {
+    (void)state;
+    for (size_t i = 0; i < ODD_GEMM_CASES; i++)
+        check_gemm_run(&odd_gemm_cases[i], CLNET_GEMM_CLNET, GEMM_OTHER_KERNEL, 540 + i);
+    for (size_t i = 0; i < FUSED_GEMM_CASES; i++)
+        check_gemm_run(&fused_gemm_cases[i], CLNET_GEMM_CLNET, GEMM_OTHER_KERNEL, 560 + i);
 }
 
 /* One small odd case through CLBlast: offsets, padded rows, bias and ReLU
- * (its strided-batched call plus clnet's bias_relu kernel). */
+ * (its strided-batched call plus clnet's bias_relu kernel); then with a
+ * residual of its own and with C as the residual (beta = 1). */
 static void gemm_with_clblast_matches_host(void **state) {
     (void)state;
-    static const gemm_case odd = {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1};
+    static const gemm_case odd = {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 0, 0};
+    static const gemm_case residual = {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 0, 0, 1};
+    static const gemm_case in_place = {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 0, 1, 0, 2};
     check_gemm_case(&odd, CLNET_GEMM_CLBLAST, 510);
+    check_gemm_case(&residual, CLNET_GEMM_CLBLAST, 511);
+    check_gemm_case(&in_place, CLNET_GEMM_CLBLAST, 512);
 }
 
 static void gemm_auto_backend_is_clnet_on_cpus(void **state) {
@@ -1046,14 +1298,107 @@ static void launchers_reject_bad_arguments_naming_the_op(void **state) {
     clnet_buffer_release(buf);
 }
 
+static void fusion_rejects_bad_arguments_naming_the_op(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    cl_mem buf, tiny;
+    TEST_OK(clnet_buffer_create(ctx, 1024 * sizeof(float), "test buffer", &buf));
+    TEST_OK(clnet_buffer_create(ctx, 2 * sizeof(float), "tiny test buffer", &tiny));
+
+    /* GEMM: the prologue's arrays hold K = 4 floats each; the residual
+     * matrix must fit its buffer. */
+    clnet_gemm_args args = {.m = 4,
+                            .n = 4,
+                            .k = 4,
+                            .batch = 1,
+                            .a = buf,
+                            .lda = 4,
+                            .b = buf,
+                            .ldb = 4,
+                            .c = buf,
+                            .ldc = 4,
+                            .pre_scale = tiny,
+                            .pre_shift = buf};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "pre_scale",
+               clnet_gemm(ctx, CLNET_GEMM_CLNET, &args, NULL));
+    args.pre_scale = buf;
+    args.pre_shift = NULL;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "pre_shift",
+               clnet_gemm(ctx, CLNET_GEMM_CLNET, &args, NULL));
+    args.pre_scale = NULL;
+    args.pre_relu = 1;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "pre_relu",
+               clnet_gemm(ctx, CLNET_GEMM_CLNET, &args, NULL));
+    args.pre_scale = args.pre_shift = buf;
+    TEST_FAILS(CLNET_STATUS_UNSUPPORTED, "CLBlast",
+               clnet_gemm(ctx, CLNET_GEMM_CLBLAST, &args, NULL));
+    args.pre_scale = args.pre_shift = NULL;
+    args.pre_relu = 0;
+    args.residual = buf;
+    args.r_off = 1020;
+    args.ldr = 4;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "residual",
+               clnet_gemm(ctx, CLNET_GEMM_CLNET, &args, NULL));
+    args.r_off = 0;
+    args.ldr = 3;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "residual",
+               clnet_gemm(ctx, CLNET_GEMM_CLNET, &args, NULL));
+
+    /* Convolutions: 3 input channels, so the prologue needs 3 floats. */
+    clnet_conv_geometry g = {.in_c = 3,
+                             .in_h = 4,
+                             .in_w = 4,
+                             .out_c = 2,
+                             .out_h = 4,
+                             .out_w = 4,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1};
+    clnet_dview in = {buf, 0, 48}, out = {buf, 100, 32};
+    clnet_conv_fusion f = {.pre_scale = tiny, .pre_shift = buf};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm: the prologue scale",
+               clnet_conv2d_im2col_gemm(ctx, &g, 1, in, out, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
+                                        &f, NULL));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_gemm1x1: the prologue scale",
+               clnet_conv2d_gemm1x1(ctx, &g, 1, in, out, buf, NULL, 0, CLNET_GEMM_CLNET, &f, NULL));
+    f.pre_scale = NULL;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "pre_scale",
+               clnet_conv2d_gemm1x1(ctx, &g, 1, in, out, buf, NULL, 0, CLNET_GEMM_CLNET, &f, NULL));
+    f.pre_scale = buf;
+    TEST_FAILS(
+        CLNET_STATUS_UNSUPPORTED, "conv2d_gemm1x1",
+        clnet_conv2d_gemm1x1(ctx, &g, 1, in, out, buf, NULL, 0, CLNET_GEMM_CLBLAST, &f, NULL));
+    /* 3 images of 32 floats 400 apart end past the 1024-float buffer. */
+    clnet_conv_fusion r = {.residual = {buf, 300, 400}};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_gemm1x1: the residual",
+               clnet_conv2d_gemm1x1(ctx, &g, 3, (clnet_dview){buf, 0, 48},
+                                    (clnet_dview){buf, 200, 32}, buf, NULL, 0, CLNET_GEMM_CLNET, &r,
+                                    NULL));
+    r.residual = (clnet_dview){buf, 0, 31};
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "conv2d_im2col_gemm: the residual",
+               clnet_conv2d_im2col_gemm(ctx, &g, 2, in, out, buf, NULL, 0, CLNET_GEMM_CLNET, buf,
+                                        &r, NULL));
+    clnet_buffer_release(tiny);
+    clnet_buffer_release(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conv2d_direct_matches_reference),
         cmocka_unit_test(conv2d_im2col_gemm_matches_reference),
         cmocka_unit_test(conv2d_gemm1x1_matches_reference),
         cmocka_unit_test(conv2d_with_clblast_matches_reference),
+        cmocka_unit_test(conv2d_im2col_gemm_fused_matches_reference),
+        cmocka_unit_test(conv2d_gemm1x1_fused_matches_reference),
+        cmocka_unit_test(conv2d_fused_with_clblast_matches_reference),
+        cmocka_unit_test(conv2d_fusion_support_matches_the_launchers),
         cmocka_unit_test(conv2d_is_pointwise_only_for_1x1_stride1_unpadded),
         cmocka_unit_test(gemm_odd_sizes_batched_matches_host),
+        cmocka_unit_test(gemm_with_prologue_and_residual_matches_host),
+        cmocka_unit_test(gemm_other_device_kinds_kernel_matches_host),
         cmocka_unit_test(gemm_with_clblast_matches_host),
         cmocka_unit_test(gemm_auto_backend_is_clnet_on_cpus),
         cmocka_unit_test(launchers_append_one_event_per_kernel),
@@ -1070,6 +1415,7 @@ int main(void) {
         cmocka_unit_test(dense_with_and_without_bias_and_relu_matches_reference),
         cmocka_unit_test(softmax_over_channels_matches_reference),
         cmocka_unit_test(launchers_reject_bad_arguments_naming_the_op),
+        cmocka_unit_test(fusion_rejects_bad_arguments_naming_the_op),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     test_context_release();

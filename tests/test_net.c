@@ -243,6 +243,220 @@ static void folding_and_fusion_reduce_steps(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* Graphs whose batch norms and residual adds fuse into convolutions.
+ * Pre-activation: x -> batchnorm (or channel affine) -> [ReLU] -> conv. */
+static clnet_graph *preact_graph(int k, int stride, int relu, int affine) {
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *norm, *act, *conv;
+    TEST_OK(clnet_graph_create(&g));
+    /* 17 channels: enough that AUTO unfolds patches for strided layers
+     * rather than taking the direct kernel, which fuses nothing. */
+    TEST_OK(clnet_graph_input(g, NULL, 17, 13, 11, &x));
+    if (affine)
+        TEST_OK(clnet_layer_channel_affine(g, NULL, &norm));
+    else
+        TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &norm));
+    TEST_OK(clnet_layer_call1(norm, x, &y));
+    if (relu) {
+        TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &act));
+        TEST_OK(clnet_layer_call1(act, y, &y));
+    }
+    clnet_conv2d_desc d = clnet_conv2d_defaults(9, k);
+    d.stride_h = d.stride_w = stride;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+    TEST_OK(clnet_layer_call1(conv, y, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    randomize_weights(g, 17);
+    return g;
+}
+
+/* Residual: out = relu(x + bn(conv(x))), operands in either order, the
+ * convolution k x k (stride 1, 'same'), optionally pre-activated itself
+ * (ResNet v2: relu(bn(x)) feeds the convolution, x the sum, no final
+ * ReLU). */
+static clnet_graph *residual_graph(int k, int swap, int preact) {
+    clnet_graph *g;
+    clnet_tensor x, y, sum, pair[2];
+    clnet_layer *conv, *bn, *add, *relu, *pre_bn;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 8, 12, 10, &x));
+    y = x;
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+    if (preact) {
+        TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &pre_bn));
+        TEST_OK(clnet_layer_call1(pre_bn, y, &y));
+        TEST_OK(clnet_layer_call1(relu, y, &y));
+    }
+    clnet_conv2d_desc d = clnet_conv2d_defaults(8, k);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+    TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &bn));
+    TEST_OK(clnet_layer_add(g, NULL, &add));
+    TEST_OK(clnet_layer_call1(conv, y, &y));
+    TEST_OK(clnet_layer_call1(bn, y, &y));
+    pair[0] = swap ? y : x;
+    pair[1] = swap ? x : y;
+    TEST_OK(clnet_layer_call(add, pair, 2, &sum));
+    if (!preact)
+        TEST_OK(clnet_layer_call1(relu, sum, &sum));
+    TEST_OK(clnet_graph_set_outputs(g, &sum, 1));
+    randomize_weights(g, 23);
+    return g;
+}
+
+/* A projection block: relu(conv3x3/2(x) + conv1x1/2(x)). The second
+ * convolution runs last, so the sum fuses into it with the first one's
+ * result as the residual. */
+static clnet_graph *projection_graph(void) {
+    clnet_graph *g;
+    clnet_tensor x, a, b, sum, pair[2];
+    clnet_layer *c3, *c1, *add, *relu;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 17, 15, 13, &x));
+    clnet_conv2d_desc d3 = clnet_conv2d_defaults(10, 3), d1 = clnet_conv2d_defaults(10, 1);
+    d3.stride_h = d3.stride_w = d1.stride_h = d1.stride_w = 2;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d3, &c3));
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d1, &c1));
+    TEST_OK(clnet_layer_add(g, NULL, &add));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+    TEST_OK(clnet_layer_call1(c3, x, &a));
+    TEST_OK(clnet_layer_call1(c1, x, &b));
+    pair[0] = a;
+    pair[1] = b;
+    TEST_OK(clnet_layer_call(add, pair, 2, &sum));
+    TEST_OK(clnet_layer_call1(relu, sum, &sum));
+    TEST_OK(clnet_graph_set_outputs(g, &sum, 1));
+    randomize_weights(g, 29);
+    return g;
+}
+
+/* What must not fuse: a normalised tensor read by two convolutions, and a
+ * convolution whose ReLU comes before the sum. */
+static clnet_graph *unfusable_graph(void) {
+    clnet_graph *g;
+    clnet_tensor x, y, a, b, sum, pair[2];
+    clnet_layer *bn, *relu, *ca, *cb, *add;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 5, 9, 9, &x));
+    TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &bn));
+    TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+    clnet_conv2d_desc d = clnet_conv2d_defaults(5, 3);
+    d.activation = CLNET_ACT_RELU;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &ca));
+    clnet_conv2d_desc d1 = clnet_conv2d_defaults(5, 1);
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d1, &cb));
+    TEST_OK(clnet_layer_add(g, NULL, &add));
+    TEST_OK(clnet_layer_call1(bn, x, &y));
+    TEST_OK(clnet_layer_call1(relu, y, &y));
+    TEST_OK(clnet_layer_call1(ca, y, &a));
+    TEST_OK(clnet_layer_call1(cb, y, &b));
+    /* b is written last, but a (with its ReLU) is complete by then: the
+     * sum can still fuse into cb. */
+    pair[0] = a;
+    pair[1] = b;
+    TEST_OK(clnet_layer_call(add, pair, 2, &sum));
+    TEST_OK(clnet_graph_set_outputs(g, &sum, 1));
+    randomize_weights(g, 31);
+    return g;
+}
+
+static int step_count(clnet_graph *g, const clnet_net_options *o) {
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, o, &net));
+    int n = clnet_net_step_count(net);
+    clnet_net_destroy(net);
+    return n;
+}
+
+/* Runs g fused and unfused under an algorithm and backend: both match the
+ * reference, and fusion leaves `fused_steps` steps where the algorithm
+ * takes every part of the fusion, more (up to the unfused count) where it
+ * takes some: CLBlast cannot run a prologue. */
+static void check_fusion(clnet_graph *g, const char *name, clnet_conv_algo algo,
+                         clnet_gemm_backend backend, int fused_steps, int unfused_steps) {
+    char what[160];
+    snprintf(what, sizeof what, "%s (%s, %s)", name, clnet_conv_algo_name(algo),
+             clnet_gemm_backend_name(backend));
+    clnet_net_options o = clnet_net_options_default();
+    o.conv_algo = algo;
+    o.gemm_backend = backend;
+    check_graph(g, &o, 1, TOL_LAYER, what);
+    check_graph(g, &o, 3, TOL_LAYER, what);
+    int fused = step_count(g, &o);
+    o.fuse_into_conv = 0;
+    check_graph(g, &o, 2, TOL_LAYER, what);
+    int plain = step_count(g, &o);
+    if (plain != unfused_steps || fused < fused_steps || fused > unfused_steps)
+        fail_msg("%s: %d steps fused, %d unfused; expected %d and %d", what, fused, plain,
+                 fused_steps, unfused_steps);
+    /* The direct kernel fuses nothing; every other algorithm on the
+     * device's own GEMM takes both parts. */
+    if (algo == CLNET_CONV_DIRECT && fused != unfused_steps)
+        fail_msg("%s: the direct kernel fused (%d steps)", what, fused);
+    if (algo != CLNET_CONV_DIRECT && backend == CLNET_GEMM_CLNET && fused != fused_steps)
+        fail_msg("%s: %d steps where fusion leaves %d", what, fused, fused_steps);
+}
+
+static void batchnorm_prologue_matches_reference(void **state) {
+    (void)state;
+    static const clnet_conv_algo algos[] = {CLNET_CONV_AUTO, CLNET_CONV_IM2COL_GEMM,
+                                            CLNET_CONV_WINOGRAD_2X2, CLNET_CONV_DIRECT};
+    static const struct { int k, stride, relu, affine; } cases[] = {
+        {1, 1, 1, 0}, {1, 1, 0, 0}, {1, 2, 1, 0}, {3, 1, 1, 0}, {3, 1, 0, 1}, {3, 2, 1, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        clnet_graph *g = preact_graph(cases[c].k, cases[c].stride, cases[c].relu, cases[c].affine);
+        char name[96];
+        snprintf(name, sizeof name, "%s%s -> %dx%d/%d conv", cases[c].affine ? "affine" : "bn",
+                 cases[c].relu ? "+relu" : "", cases[c].k, cases[c].k, cases[c].stride);
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+            check_fusion(g, name, algos[a], CLNET_GEMM_CLNET, 1, 2);
+        check_fusion(g, name, CLNET_CONV_AUTO, CLNET_GEMM_CLBLAST, 1, 2);
+        clnet_graph_destroy(g);
+    }
+}
+
+static void residual_epilogue_matches_reference(void **state) {
+    (void)state;
+    static const clnet_conv_algo algos[] = {CLNET_CONV_AUTO, CLNET_CONV_IM2COL_GEMM,
+                                            CLNET_CONV_WINOGRAD_4X4, CLNET_CONV_DIRECT};
+    for (int k = 1; k <= 3; k += 2)
+        for (int swap = 0; swap < 2; swap++)
+            for (int preact = 0; preact < 2; preact++) {
+                clnet_graph *g = residual_graph(k, swap, preact);
+                char name[96];
+                snprintf(name, sizeof name, "%s residual %dx%d%s", preact ? "v2" : "v1", k, k,
+                         swap ? " (swapped)" : "");
+                /* Unfused: [bn+relu,] conv+bn, add+relu (v1) or add (v2). */
+                int unfused = preact ? 3 : 2;
+                for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+                    check_fusion(g, name, algos[a], CLNET_GEMM_CLNET, 1, unfused);
+                for (size_t a = 0; a < 2; a++)
+                    check_fusion(g, name, algos[a], CLNET_GEMM_CLBLAST, 1, unfused);
+                clnet_graph_destroy(g);
+            }
+    clnet_graph *g = projection_graph();
+    check_fusion(g, "projection", CLNET_CONV_AUTO, CLNET_GEMM_CLNET, 2, 3);
+    check_fusion(g, "projection", CLNET_CONV_AUTO, CLNET_GEMM_CLBLAST, 2, 3);
+    clnet_graph_destroy(g);
+}
+
+static void fusion_leaves_shared_tensors_alone(void **state) {
+    (void)state;
+    clnet_graph *g = unfusable_graph();
+    /* bn+relu stays (two readers); the sum fuses into the 1x1 conv. */
+    check_fusion(g, "shared bn, conv+relu before add", CLNET_CONV_AUTO, CLNET_GEMM_CLNET, 3, 4);
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+    clnet_step_info info;
+    TEST_OK(clnet_net_step_info(net, 0, &info));
+    assert_string_equal(info.kernel, "batchnorm+relu");
+    TEST_OK(clnet_net_step_info(net, 2, &info));
+    assert_non_null(strstr(info.kernel, "+add"));
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+}
+
 static void shared_layer_matches_reference(void **state) {
     (void)state;
     clnet_graph *g = conv_bn_relu_graph(1);
@@ -554,6 +768,9 @@ int main(void) {
         cmocka_unit_test(conv2d_auto_choice_matches_reference),
         cmocka_unit_test(folding_and_fusion_match_reference),
         cmocka_unit_test(folding_and_fusion_reduce_steps),
+        cmocka_unit_test(batchnorm_prologue_matches_reference),
+        cmocka_unit_test(residual_epilogue_matches_reference),
+        cmocka_unit_test(fusion_leaves_shared_tensors_alone),
         cmocka_unit_test(shared_layer_matches_reference),
         cmocka_unit_test(every_op_with_two_inputs_and_outputs_matches_reference),
         cmocka_unit_test(import_ops_match_reference),

@@ -168,14 +168,17 @@ static void binary_only_context_runs_from_exported_programs(void **state) {
     int compiled, from_disk, exported;
     clnet_context *builder;
     run_small(g, &compiled, &from_disk, &builder);
+    int used = compiled + from_disk;
     TEST_OK(clnet_context_export_programs(builder, binaries, &exported));
-    assert_int_equal(exported, compiled + from_disk);
+    /* Every program the net used, and the Winograd variants it did not
+     * happen to need. */
+    assert_true(exported > used);
     clnet_context_destroy(builder);
 
     setenv("CLNET_BINARY_DIR", binaries, 1);
     run_small(g, &compiled, &from_disk, NULL);
     assert_int_equal(compiled, 0);
-    assert_int_equal(from_disk, exported);
+    assert_int_equal(from_disk, used);
 
     unsetenv("CLNET_BINARY_DIR");
     unsetenv("CLNET_CACHE_DIR");

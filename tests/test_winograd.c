@@ -223,14 +223,80 @@ typedef struct error_record {
     double worst[2]; /* per tile size (2, 4), both paths */
 } error_record;
 
+/* Work fused into a convolution under test: a prologue (random scale of
+ * both signs and shift per input channel, with or without its ReLU), a
+ * residual (random values through a view with an offset and a batch
+ * stride wider than the tensor, or in_place: the output view itself, which
+ * holds the residual before the call), and the ReLU that follows. */
+typedef struct fusion_case {
+    int prologue, pre_relu, residual, relu, in_place;
+} fusion_case;
+
+/* The data of a fusion case: the prologue's arrays and the residual on the
+ * host, and their device buffers. */
+typedef struct fusion_data {
+    float *scale, *shift, *residual;
+    cl_mem scale_buf, shift_buf, residual_buf;
+    int r_lead, r_stride;
+} fusion_data;
+
+/* x * scale[c] + shift[c] (then max(., 0)) in double over a dense batch. */
+static void apply_prologue(const clnet_conv_geometry *g, int batch, const fusion_case *fc,
+                           const fusion_data *fd, float *in) {
+    const size_t hw = (size_t)g->in_h * g->in_w;
+    for (int n = 0; n < batch; n++)
+        for (int c = 0; c < g->in_c; c++) {
+            float *plane = in + ((size_t)n * g->in_c + c) * hw;
+            for (size_t i = 0; i < hw; i++) {
+                double v = (double)plane[i] * fd->scale[c] + fd->shift[c];
+                plane[i] = (float)(fc->pre_relu && v < 0 ? 0 : v);
+            }
+        }
+}
+
+/* The residual lies at r_lead + n * r_stride; in place, only on the host
+ * (the caller puts it into the output buffer). */
+static void make_fusion_data(clnet_context *ctx, const clnet_conv_geometry *g, int batch,
+                             const fusion_case *fc, int r_lead, int r_stride, test_rng *rng,
+                             fusion_data *fd) {
+    memset(fd, 0, sizeof *fd);
+    if (fc->prologue) {
+        fd->scale = test_alloc((size_t)g->in_c);
+        fd->shift = test_alloc((size_t)g->in_c);
+        test_fill_uniform(rng, fd->scale, (size_t)g->in_c, -1.5f, 1.5f);
+        test_fill_uniform(rng, fd->shift, (size_t)g->in_c, -0.5f, 0.5f);
+        fd->scale_buf = test_upload(ctx, fd->scale, (size_t)g->in_c);
+        fd->shift_buf = test_upload(ctx, fd->shift, (size_t)g->in_c);
+    }
+    if (fc->residual) {
+        fd->r_lead = r_lead;
+        fd->r_stride = r_stride;
+        size_t total = (size_t)r_lead + (size_t)batch * r_stride;
+        fd->residual = test_alloc(total);
+        test_fill_uniform(rng, fd->residual, total, -1, 1);
+        if (!fc->in_place)
+            fd->residual_buf = test_upload(ctx, fd->residual, total);
+    }
+}
+
+static void free_fusion_data(fusion_data *fd) {
+    clnet_buffer_release(fd->residual_buf);
+    clnet_buffer_release(fd->shift_buf);
+    clnet_buffer_release(fd->scale_buf);
+    free(fd->residual);
+    free(fd->shift);
+    free(fd->scale);
+}
+
 /* Runs one geometry with one tile size on one path (fused or GEMM),
  * skipping the fused path where the device lacks the local memory: batch 3
  * through views with offsets
  * and foreign channels around them (as a concatenation slice is written),
  * and batch 1 on a dense tensor; compares with the reference and checks
- * that nothing outside the output view was written. */
+ * that nothing outside the output view was written. fc: the fusion to run
+ * (NULL: none, the ReLU on for odd input channel counts). */
 static void check_shape(const clnet_conv_geometry *g, const char *from, int tile, int fused,
-                        error_record *errors) {
+                        const fusion_case *fc, error_record *errors) {
     clnet_context *ctx = test_context();
     const char *path = fused ? "fused" : "gemm";
     if (fused && (size_t)(tile + 2) * (tile + 2) * g->in_c * 8 * sizeof(float) >
@@ -260,37 +326,77 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     size_t u_count = clnet_winograd_filter_floats(g, tile, fused);
     float *u = test_alloc(u_count);
     clnet_winograd_transform_filters(tile, fused, g->out_c, g->in_c, weight_d, u);
+    const fusion_case none = {0, 0, 0, g->in_c % 2, 0}; /* both epilogues over the shapes */
+    if (!fc)
+        fc = &none;
+    fusion_data fd;
+    if (fc->in_place)
+        make_fusion_data(ctx, g, batch, fc, out_lead + out_before * out_hw, out_stride, &rng,
+                         &fd);
+    else
+        make_fusion_data(ctx, g, batch, fc, 7, g->out_c * out_hw + 5, &rng, &fd);
 
-    /* The reference on the dense input. */
+    /* The reference on the dense input, normalised first when the
+     * prologue is on (the reference pads that with zeros); then the
+     * residual and the ReLU. */
     float *in_dense = test_alloc((size_t)batch * g->in_c * in_hw);
     for (int n = 0; n < batch; n++)
         memcpy(in_dense + (size_t)n * g->in_c * in_hw,
                in_wide + in_lead + (size_t)n * in_stride + (size_t)in_before * in_hw,
                (size_t)g->in_c * in_hw * sizeof(float));
+    if (fc->prologue)
+        apply_prologue(g, batch, fc, &fd, in_dense);
     size_t out_count = (size_t)batch * g->out_c * out_hw;
     float *want = test_alloc(out_count);
     clnet_ref_conv2d(g, batch, in_dense, weight, bias, want);
-    int relu = g->in_c % 2; /* both epilogues over the shapes */
+    if (fc->residual)
+        for (int n = 0; n < batch; n++)
+            for (size_t i = 0; i < (size_t)g->out_c * out_hw; i++)
+                want[(size_t)n * g->out_c * out_hw + i] =
+                    (float)((double)want[(size_t)n * g->out_c * out_hw + i] +
+                            fd.residual[(size_t)fd.r_lead + (size_t)n * fd.r_stride + i]);
+    const int relu = fc->relu;
     if (relu)
         for (size_t i = 0; i < out_count; i++)
             want[i] = want[i] < 0 ? 0 : want[i];
 
     cl_mem in_buf = test_upload(ctx, in_wide, in_total);
     cl_mem u_buf = test_upload(ctx, u, u_count), b_buf = test_upload(ctx, bias, (size_t)g->out_c);
-    cl_mem out_buf = test_poisoned_buffer(ctx, out_total);
+    cl_mem out_buf;
+    if (fc->in_place) {
+        /* The residual inside the output view, NaN around it. */
+        float *start = test_alloc_poisoned(out_total);
+        for (int n = 0; n < batch; n++)
+            memcpy(start + fd.r_lead + (size_t)n * out_stride,
+                   fd.residual + fd.r_lead + (size_t)n * out_stride,
+                   (size_t)g->out_c * out_hw * sizeof(float));
+        out_buf = test_upload(ctx, start, out_total);
+        free(start);
+    } else {
+        out_buf = test_poisoned_buffer(ctx, out_total);
+    }
     cl_mem scratch = NULL;
     clnet_dview in = {in_buf, in_lead + in_before * in_hw, in_stride};
     clnet_dview out = {out_buf, out_lead + out_before * out_hw, out_stride};
+    clnet_conv_fusion fusion = {fd.scale_buf, fd.shift_buf, fc->pre_relu,
+                                {fd.residual_buf, fd.r_lead, fd.r_stride}};
+    if (fc->in_place)
+        fusion.residual = out;
+    const clnet_conv_fusion *fusion_arg = fc->prologue || fc->residual ? &fusion : NULL;
     if (fused) {
         TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
-                                            NULL, NULL));
+                                            fusion_arg, NULL));
     } else {
         scratch = test_poisoned_buffer(ctx, clnet_conv2d_winograd_gemm_scratch(g, tile, batch));
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, batch, in, out, u_buf, b_buf, relu,
-                                           CLNET_GEMM_CLNET, scratch, NULL, NULL));
+                                           CLNET_GEMM_CLNET, scratch, fusion_arg, NULL));
     }
     float *wide = test_download(ctx, out_buf, out_total);
     float *got = test_alloc(out_count);
+    char what[224], fusion_name[64];
+    snprintf(fusion_name, sizeof fusion_name, "%s%s%s%s%s", fc->prologue ? ", prologue" : "",
+             fc->prologue && fc->pre_relu ? "+relu" : "", fc->residual ? ", residual" : "",
+             fc->in_place ? " in place" : "", relu ? ", relu" : "");
     for (size_t i = 0; i < out_total; i++) {
         size_t within = i < (size_t)out_lead ? 0 : (i - out_lead) % (size_t)out_stride;
         int inside = i >= (size_t)out_lead && within >= (size_t)out_before * out_hw &&
@@ -299,37 +405,41 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
             size_t n = (i - out_lead) / (size_t)out_stride;
             got[n * g->out_c * out_hw + within - (size_t)out_before * out_hw] = wide[i];
         } else if (!isnan(wide[i])) {
-            fail_msg("%s F(%dx%d) %s %dx%dx%d -> %d: float %zu outside the output view was "
+            fail_msg("%s F(%dx%d) %s%s %dx%dx%d -> %d: float %zu outside the output view was "
                      "written (%g)",
-                     from, tile, tile, path, g->in_c, g->in_h, g->in_w, g->out_c, i, wide[i]);
+                     from, tile, tile, path, fusion_name, g->in_c, g->in_h, g->in_w, g->out_c,
+                     i, wide[i]);
         }
     }
-    char what[160];
     snprintf(what, sizeof what,
-             "%s F(%dx%d,3x3) %s %dx%dx%d -> %d pads %d/%d/%d/%d, batch 3 views", from, tile,
-             tile, path, g->in_c, g->in_h, g->in_w, g->out_c, g->pad_top, g->pad_bottom,
-             g->pad_left, g->pad_right);
+             "%s F(%dx%d,3x3) %s%s %dx%dx%d -> %d pads %d/%d/%d/%d, batch 3 views", from, tile,
+             tile, path, fusion_name, g->in_c, g->in_h, g->in_w, g->out_c, g->pad_top,
+             g->pad_bottom, g->pad_left, g->pad_right);
     double tolerance = tile == 2 ? TOL_F2 : TOL_F4;
     test_assert_close(what, want, got, out_count, tolerance);
     double err = test_max_relative_error(want, got, out_count);
     if (err > errors->worst[tile / 4])
         errors->worst[tile / 4] = err;
 
-    /* Batch 1, dense views: the first image. */
+    /* Batch 1, dense views: the first image (the residual view keeps its
+     * offset). */
     clnet_buffer_release(out_buf);
     size_t one = (size_t)g->out_c * out_hw;
-    out_buf = test_poisoned_buffer(ctx, one);
+    out_buf = fc->in_place ? test_upload(ctx, fd.residual + fd.r_lead, one)
+                           : test_poisoned_buffer(ctx, one);
     clnet_dview in1 = {in_buf, in.offset, in_stride};
     clnet_dview out1 = {out_buf, 0, (int)one};
+    if (fc->in_place)
+        fusion.residual = out1;
     if (fused)
         TEST_OK(clnet_conv2d_winograd_fused(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
-                                            NULL, NULL));
+                                            fusion_arg, NULL));
     else
         TEST_OK(clnet_conv2d_winograd_gemm(ctx, g, tile, 1, in1, out1, u_buf, b_buf, relu,
-                                           CLNET_GEMM_CLNET, scratch, NULL, NULL));
+                                           CLNET_GEMM_CLNET, scratch, fusion_arg, NULL));
     float *got1 = test_download(ctx, out_buf, one);
-    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %s %dx%dx%d -> %d, batch 1", from, tile, tile,
-             path, g->in_c, g->in_h, g->in_w, g->out_c);
+    snprintf(what, sizeof what, "%s F(%dx%d,3x3) %s%s %dx%dx%d -> %d, batch 1", from, tile,
+             tile, path, fusion_name, g->in_c, g->in_h, g->in_w, g->out_c);
     test_assert_close(what, want, got1, one, tolerance);
 
     free(got1);
@@ -340,6 +450,7 @@ static void check_shape(const clnet_conv_geometry *g, const char *from, int tile
     clnet_buffer_release(b_buf);
     clnet_buffer_release(u_buf);
     clnet_buffer_release(in_buf);
+    free_fusion_data(&fd);
     free(want);
     free(in_dense);
     free(u);
@@ -359,8 +470,8 @@ static void every_network_shape_matches_reference(void **state) {
     error_record errors = {{0, 0}};
     for (int i = 0; i < list->count; i++)
         for (int fused = 0; fused <= 1; fused++) {
-            check_shape(&list->shapes[i], list->from[i], 2, fused, &errors);
-            check_shape(&list->shapes[i], list->from[i], 4, fused, &errors);
+            check_shape(&list->shapes[i], list->from[i], 2, fused, NULL, &errors);
+            check_shape(&list->shapes[i], list->from[i], 4, fused, NULL, &errors);
         }
     print_message("winograd: %d layer shapes; worst relative error F(2x2,3x3) %.2e, "
                   "F(4x4,3x3) %.2e\n",
@@ -368,38 +479,141 @@ static void every_network_shape_matches_reference(void **state) {
     free(list);
 }
 
+/* A 3x3 stride-1 geometry from in_c, h, w, out_c and the paddings top,
+ * bottom, left, right. */
+static clnet_conv_geometry geometry_of(const int c[8]) {
+    clnet_conv_geometry g = {0};
+    g.in_c = c[0];
+    g.in_h = c[1];
+    g.in_w = c[2];
+    g.out_c = c[3];
+    g.kh = g.kw = 3;
+    g.sh = g.sw = g.dh = g.dw = 1;
+    g.pad_top = c[4];
+    g.pad_bottom = c[5];
+    g.pad_left = c[6];
+    g.pad_right = c[7];
+    g.out_h = g.in_h + g.pad_top + g.pad_bottom - 2;
+    g.out_w = g.in_w + g.pad_left + g.pad_right - 2;
+    return g;
+}
+
 /* Sizes that leave partial tiles on both axes, asymmetric, 'valid' and
  * wide padding (tiles wholly in the padding), one channel, and images
  * smaller than a tile. */
+static const int odd_cases[][8] = {
+    /* in_c, h, w, out_c, pad top, bottom, left, right */
+    {1, 7, 5, 3, 1, 1, 1, 1},   {5, 13, 11, 7, 1, 1, 1, 1}, {3, 9, 10, 17, 0, 0, 0, 0},
+    {7, 6, 9, 5, 2, 0, 0, 2},   {2, 1, 1, 4, 1, 1, 1, 1},   {9, 3, 17, 33, 1, 1, 1, 1},
+    {16, 31, 29, 9, 1, 1, 1, 1}, {2, 8, 9, 3, 9, 10, 11, 9},  {3, 12, 16, 4, 3, 0, 5, 3},
+};
+
 static void odd_sizes_and_paddings_match_reference(void **state) {
     (void)state;
-    static const int cases[][8] = {
-        /* in_c, h, w, out_c, pad top, bottom, left, right */
-        {1, 7, 5, 3, 1, 1, 1, 1},   {5, 13, 11, 7, 1, 1, 1, 1}, {3, 9, 10, 17, 0, 0, 0, 0},
-        {7, 6, 9, 5, 2, 0, 0, 2},   {2, 1, 1, 4, 1, 1, 1, 1},   {9, 3, 17, 33, 1, 1, 1, 1},
-        {16, 31, 29, 9, 1, 1, 1, 1}, {2, 8, 9, 3, 9, 10, 11, 9},  {3, 12, 16, 4, 3, 0, 5, 3},
-    };
     error_record errors = {{0, 0}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const int *c = cases[i];
-        clnet_conv_geometry g = {0};
-        g.in_c = c[0];
-        g.in_h = c[1];
-        g.in_w = c[2];
-        g.out_c = c[3];
-        g.kh = g.kw = 3;
-        g.sh = g.sw = g.dh = g.dw = 1;
-        g.pad_top = c[4];
-        g.pad_bottom = c[5];
-        g.pad_left = c[6];
-        g.pad_right = c[7];
-        g.out_h = g.in_h + g.pad_top + g.pad_bottom - 2;
-        g.out_w = g.in_w + g.pad_left + g.pad_right - 2;
+    for (size_t i = 0; i < sizeof odd_cases / sizeof odd_cases[0]; i++) {
+        clnet_conv_geometry g = geometry_of(odd_cases[i]);
         for (int fused = 0; fused <= 1; fused++) {
-            check_shape(&g, "odd", 2, fused, &errors);
-            check_shape(&g, "odd", 4, fused, &errors);
+            check_shape(&g, "odd", 2, fused, NULL, &errors);
+            check_shape(&g, "odd", 4, fused, NULL, &errors);
         }
     }
+}
+
+/* The prologue, the residual and both, each with and without the ReLUs,
+ * and the residual added in place, on both paths and tile sizes: the odd
+ * shapes above (the prologue's shift would show in any padding it
+ * reached), whole-tile shapes of the networks, and one large enough that
+ * the GEMM path runs its batch in several passes. */
+static void fused_prologue_and_residual_match_reference(void **state) {
+    (void)state;
+    static const int network_cases[][8] = {
+        {16, 32, 32, 16, 1, 1, 1, 1}, {48, 8, 8, 12, 1, 1, 1, 1}, {16, 79, 81, 13, 1, 1, 1, 1},
+    };
+    static const fusion_case cases[] = {
+        /* prologue, pre_relu, residual, relu, in place */
+        {1, 1, 0, 0, 0}, {1, 0, 0, 1, 0}, {0, 0, 1, 0, 0}, {0, 0, 1, 1, 0}, {1, 1, 1, 1, 0},
+        {1, 0, 1, 0, 0}, {1, 1, 1, 0, 0}, {1, 0, 1, 1, 0}, {0, 0, 1, 1, 1}, {1, 1, 1, 0, 1},
+    };
+    const size_t n_odd = sizeof odd_cases / sizeof odd_cases[0];
+    const size_t n_network = sizeof network_cases / sizeof network_cases[0];
+    error_record errors = {{0, 0}};
+    for (size_t i = 0; i < n_odd + n_network; i++) {
+        clnet_conv_geometry g =
+            geometry_of(i < n_odd ? odd_cases[i] : network_cases[i - n_odd]);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            for (int fused = 0; fused <= 1; fused++) {
+                check_shape(&g, "fusion", 2, fused, &cases[k], &errors);
+                check_shape(&g, "fusion", 4, fused, &cases[k], &errors);
+            }
+    }
+    print_message("winograd: fusion, worst relative error F(2x2,3x3) %.2e, F(4x4,3x3) %.2e\n",
+                  errors.worst[0], errors.worst[1]);
+}
+
+/* Bad fusion arguments are refused with a message naming the operation and
+ * the argument, on both paths, before anything is enqueued. */
+static void bad_fusion_arguments_are_refused(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const int c[8] = {4, 6, 7, 5, 1, 1, 1, 1};
+    const clnet_conv_geometry g = geometry_of(c);
+    const int batch = 2, in_image = 4 * 6 * 7, out_image = 5 * 6 * 7;
+    cl_mem in_buf = test_poisoned_buffer(ctx, (size_t)batch * in_image);
+    cl_mem out_buf = test_poisoned_buffer(ctx, (size_t)batch * out_image);
+    cl_mem small = test_poisoned_buffer(ctx, 3); /* fewer floats than in_c */
+    cl_mem four = test_poisoned_buffer(ctx, 4);
+    cl_mem res_buf = test_poisoned_buffer(ctx, (size_t)batch * out_image);
+    clnet_dview in = {in_buf, 0, in_image}, out = {out_buf, 0, out_image};
+    for (int fused = 0; fused <= 1; fused++) {
+        cl_mem u = test_poisoned_buffer(ctx, clnet_winograd_filter_floats(&g, 4, fused));
+        cl_mem scratch =
+            test_poisoned_buffer(ctx, clnet_conv2d_winograd_gemm_scratch(&g, 4, batch));
+        const char *op = fused ? "conv2d_winograd(fused)" : "conv2d_winograd(gemm)";
+        static const struct {
+            const char *needle;
+            int scale, shift, pre_relu, residual, offset, stride;
+        } bad[] = {
+            {"pre_shift", 4, 0, 0, 0, 0, 0},      /* a scale without a shift */
+            {"pre_scale", 0, 4, 1, 0, 0, 0},      /* a shift without a scale */
+            {"pre_relu", 0, 0, 1, 0, 0, 0},       /* a ReLU without a prologue */
+            {"prologue scale", 3, 4, 0, 0, 0, 0}, /* fewer scales than channels */
+            {"prologue shift", 4, 3, 0, 0, 0, 0}, /* fewer shifts than channels */
+            {"residual", 0, 0, 0, 1, 1, 0},       /* past the buffer's end */
+            {"residual", 0, 0, 0, 1, 0, 1},       /* images overlapping */
+            {"residual", 0, 0, 0, 1, -1, 0},      /* a negative offset */
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            clnet_conv_fusion f = {0};
+            f.pre_scale = bad[i].scale == 4 ? four : bad[i].scale == 3 ? small : NULL;
+            f.pre_shift = bad[i].shift == 4 ? four : bad[i].shift == 3 ? small : NULL;
+            f.pre_relu = bad[i].pre_relu;
+            if (bad[i].residual)
+                f.residual = (clnet_dview){res_buf, bad[i].offset,
+                                           bad[i].stride ? out_image - 1 : out_image};
+            clnet_status st =
+                fused ? clnet_conv2d_winograd_fused(ctx, &g, 4, batch, in, out, u, NULL, 1, &f,
+                                                    NULL)
+                      : clnet_conv2d_winograd_gemm(ctx, &g, 4, batch, in, out, u, NULL, 1,
+                                                   CLNET_GEMM_CLNET, scratch, &f, NULL);
+            TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, bad[i].needle, st);
+            if (!strstr(clnet_last_error(), op))
+                fail_msg("the message for a bad %s does not name %s: %s", bad[i].needle, op,
+                         clnet_last_error());
+        }
+        clnet_buffer_release(scratch);
+        clnet_buffer_release(u);
+    }
+    /* Nothing was written. */
+    float *o = test_download(ctx, out_buf, (size_t)batch * out_image);
+    for (int i = 0; i < batch * out_image; i++)
+        assert_true(isnan(o[i]));
+    free(o);
+    clnet_buffer_release(res_buf);
+    clnet_buffer_release(four);
+    clnet_buffer_release(small);
+    clnet_buffer_release(out_buf);
+    clnet_buffer_release(in_buf);
 }
 
 static void other_convolutions_are_refused_and_fall_back(void **state) {
@@ -527,6 +741,8 @@ int main(void) {
         cmocka_unit_test(gemm_strided_a_matches_host),
         cmocka_unit_test(every_network_shape_matches_reference),
         cmocka_unit_test(odd_sizes_and_paddings_match_reference),
+        cmocka_unit_test(fused_prologue_and_residual_match_reference),
+        cmocka_unit_test(bad_fusion_arguments_are_refused),
         cmocka_unit_test(other_convolutions_are_refused_and_fall_back),
         cmocka_unit_test(deep_networks_stay_within_float_tolerance),
     };

@@ -27,7 +27,8 @@ typedef struct cli_opts {
 } cli_opts;
 
 /* The commands (cli_info.c, cli_run.c, cli_eval.c, cli_classify.c,
- * cli_convert.c, cli_compile.c): argc and argv follow the command's name. */
+ * cli_convert.c, cli_compile.c, cli_tune.c): argc and argv follow the
+ * command's name. */
 int cmd_devices(int argc, char **argv, cli_opts *o);
 int cmd_info(int argc, char **argv, cli_opts *o);
 int cmd_run(int argc, char **argv, cli_opts *o);
@@ -36,6 +37,7 @@ int cmd_eval(int argc, char **argv, cli_opts *o);
 int cmd_classify(int argc, char **argv, cli_opts *o);
 int cmd_convert(int argc, char **argv, cli_opts *o);
 int cmd_compile(int argc, char **argv, cli_opts *o);
+int cmd_tune(int argc, char **argv, cli_opts *o);
 
 /* ------------------------------------------------------------------------ */
 /* Messages (cli_common.c)                                                  */

@@ -21,6 +21,7 @@ static const char HELP_MAIN[] =
     "                   the top classes of PNG or JPEG images\n"
     "  convert IN OUT   save a model of any format as a clnet model file\n"
     "  compile --out D  write the program binaries a device needs, for CLNET_BINARY_DIR\n"
+    "  tune MODEL       measure the convolution algorithms on the device, keep the fastest\n"
     "\n"
     "Options of every command:\n"
     "  --device SEL   \"P:D\" (platform:device index), gpu, cpu, accelerator, or part of\n"
@@ -92,12 +93,14 @@ int main(int argc, char **argv) {
         return cmd_convert(sub_argc, sub_argv, &o);
     if (!strcmp(cmd, "compile"))
         return cmd_compile(sub_argc, sub_argv, &o);
+    if (!strcmp(cmd, "tune"))
+        return cmd_tune(sub_argc, sub_argv, &o);
     if (!strcmp(cmd, "help")) {
         fputs(HELP_MAIN, stdout);
         return RC_OK;
     }
     return cli_usage_error(
         NULL, "unknown command '%s' (devices, info, run, selftest, eval, classify, convert, "
-        "compile)",
+        "compile, tune)",
         cmd);
 }
