@@ -47,6 +47,7 @@ void clnet_net_destroy(clnet_net *net) {
         clnet_step *s = &net->steps[i];
         clnet_buffer_release(s->weight);
         clnet_buffer_release(s->bias);
+        clnet_buffer_release(s->weight_small);
         clnet_buffer_release(s->pre_scale);
         clnet_buffer_release(s->pre_shift);
         clnet_events_free(&s->events);
@@ -122,7 +123,9 @@ static size_t scratch_floats(const clnet_net *net, int batch) {
             continue;
         const clnet_conv_geometry *c = &s->geom.conv;
         size_t n = 0;
-        if (s->algo == CLNET_CONV_IM2COL_GEMM)
+        if (batch <= s->small_batch)
+            n = clnet_conv2d_winograd_scratch(net->ctx, c, 2, batch);
+        else if (s->algo == CLNET_CONV_IM2COL_GEMM)
             n = clnet_conv2d_im2col_scratch(c, batch);
         else if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
             n = clnet_conv2d_winograd_scratch(net->ctx, c,
@@ -212,6 +215,9 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
         if (s->algo == CLNET_CONV_GEMM_1X1)
             return clnet_conv2d_gemm1x1(ctx, c, batch, in, out, s->weight, s->bias, s->relu,
                                         s->backend, &fusion, ev);
+        if (batch <= s->small_batch)
+            return clnet_conv2d_winograd(ctx, c, 2, batch, in, out, s->weight_small, s->bias,
+                                         s->relu, s->backend, net->scratch, &fusion, ev);
         if (s->algo == CLNET_CONV_WINOGRAD_2X2 || s->algo == CLNET_CONV_WINOGRAD_4X4)
             /* s->weight holds the filters in the Winograd domain (net_weights.c). */
             return clnet_conv2d_winograd(ctx, c, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,

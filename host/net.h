@@ -46,6 +46,10 @@ typedef struct clnet_step {
     int pre_bn;
     int pre_relu;
     clnet_conv_algo algo;
+    /* CONV2D: up to this batch (0: never) the step runs Winograd F(2x2)
+     * with the filters in weight_small instead: see net_plan.c. */
+    int small_batch;
+    cl_mem weight_small;
     clnet_gemm_backend backend;
     cl_mem weight; /* conv/dense kernel (folded), or BN scale */
     cl_mem bias;   /* conv/dense bias (folded), or BN shift; NULL if none */

@@ -39,7 +39,7 @@ static int is_winograd(const clnet_step *s) {
 
 /* A Winograd step's weight buffer holds its filters in the transformed
  * domain: folded in double, transformed in double, rounded once. */
-static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
+static clnet_status upload_winograd(clnet_net *net, clnet_step *s, int tile, cl_mem *buffer) {
     const clnet_node *node = &net->graph->nodes[s->node];
     clnet_layer *layer = node->layer;
     const clnet_conv_geometry *geom = &s->geom.conv;
@@ -47,7 +47,6 @@ static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
     const clnet_weight *bias = clnet_layer_find_weight(layer, "bias");
     int out_c = kernel->dims[0];
     size_t per_out = kernel->count / (size_t)out_c;
-    int tile = s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4;
     int fused = clnet_conv2d_winograd_fuses(net->ctx, geom, tile);
     size_t u_count = clnet_winograd_filter_floats(geom, tile, fused);
 
@@ -74,7 +73,7 @@ static clnet_status upload_winograd(clnet_net *net, clnet_step *s) {
             b[o] = (float)(b0 * scale[o] + shift[o]);
         }
         clnet_winograd_transform_filters(tile, fused, out_c, geom->in_c, w, u);
-        st = upload(net, &s->weight, u, u_count, layer->name);
+        st = upload(net, buffer, u, u_count, layer->name);
         if (st == CLNET_STATUS_OK && (bias || s->folded_bn >= 0))
             st = upload(net, &s->bias, b, (size_t)out_c, layer->name);
     }
@@ -168,11 +167,15 @@ clnet_status clnet_net_upload_weights(clnet_net *net) {
     for (int i = 0; i < net->n_steps; i++) {
         clnet_step *s = &net->steps[i];
         if (is_winograd(s))
-            CLNET_TRY(upload_winograd(net, s));
+            CLNET_TRY(upload_winograd(net, s, s->algo == CLNET_CONV_WINOGRAD_2X2 ? 2 : 4,
+                                      &s->weight));
         else if (s->kind == CLNET_STEP_CONV2D || s->kind == CLNET_STEP_DENSE)
             CLNET_TRY(upload_conv_or_dense(net, s));
         else if (s->kind == CLNET_STEP_BATCHNORM)
             CLNET_TRY(upload_scale_shift(net, s->node, &s->weight, &s->bias));
+        /* F(2x2) filters for small batches (net_plan.c). */
+        if (s->kind == CLNET_STEP_CONV2D && s->small_batch > 0)
+            CLNET_TRY(upload_winograd(net, s, 2, &s->weight_small));
         /* A batchnorm run as a convolution's prologue. */
         if (s->kind == CLNET_STEP_CONV2D && s->pre_bn >= 0)
             CLNET_TRY(upload_scale_shift(net, s->pre_bn, &s->pre_scale, &s->pre_shift));
