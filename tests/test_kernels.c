@@ -1007,6 +1007,10 @@ static void maxpool_with_padding_matches_reference(void **state) {
          {3, 1, 2}, {2, 2, 1}},
         {CLNET_OP_MAXPOOL, 3, 13, 7, 3, 1, CLNET_PADDING_EXPLICIT, 1, 2, 2, 0, 1, -2, -1,
          {0, 0, 0}, {0, 0, 0}},
+        /* 2x2 windows, stride 2: the row kernel, vectors of 4 outputs and
+         * a tail, in views. */
+        {CLNET_OP_MAXPOOL, 5, 21, 19, 2, 2, CLNET_PADDING_VALID, 0, 0, 0, 0, 2, -1, 1,
+         {2, 1, 3}, {1, 2, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_pool_case(&cases[i], 1000 + i);
@@ -1021,6 +1025,8 @@ static void avgpool_excludes_padding_from_the_count(void **state) {
          {1, 2, 0}, {0, 1, 3}},
         {CLNET_OP_AVGPOOL, 3, 31, 31, 2, 2, CLNET_PADDING_VALID, 0, 0, 0, 0, 3, -1, 1,
          {0, 0, 0}, {0, 0, 0}},
+        {CLNET_OP_AVGPOOL, 6, 16, 18, 2, 2, CLNET_PADDING_VALID, 0, 0, 0, 0, 2, -1, 1,
+         {1, 3, 2}, {2, 1, 1}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_pool_case(&cases[i], 1100 + i);

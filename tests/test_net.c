@@ -457,6 +457,50 @@ static void fusion_leaves_shared_tensors_alone(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* An average pooling after a linear 1x1 convolution (with folded batch
+ * norm) runs first, on the convolution's input; with a ReLU in between it
+ * cannot. Windows with padding (excluded from the count) and without. */
+static void pooling_moves_before_linear_1x1_convolutions(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        clnet_graph *g;
+        clnet_tensor x, y;
+        clnet_layer *conv, *bn, *pool;
+        TEST_OK(clnet_graph_create(&g));
+        TEST_OK(clnet_graph_input(g, NULL, 11, 15, 14, &x));
+        clnet_conv2d_desc d = clnet_conv2d_defaults(7, 1);
+        TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+        TEST_OK(clnet_layer_batchnorm(g, NULL, 1e-3f, &bn));
+        clnet_pool2d_desc pd = clnet_pool2d_defaults(variant == 1 ? 3 : 2);
+        if (variant == 1)
+            pd.padding = CLNET_PADDING_SAME;
+        TEST_OK(clnet_layer_avgpool(g, NULL, &pd, &pool));
+        TEST_OK(clnet_layer_call1(conv, x, &y));
+        TEST_OK(clnet_layer_call1(bn, y, &y));
+        if (variant == 2) {
+            clnet_layer *relu;
+            TEST_OK(clnet_layer_activation(g, NULL, CLNET_ACT_RELU, &relu));
+            TEST_OK(clnet_layer_call1(relu, y, &y));
+        }
+        TEST_OK(clnet_layer_call1(pool, y, &y));
+        TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+        randomize_weights(g, 37);
+        check_graph(g, NULL, 1, TOL_LAYER, "avgpool after a 1x1 convolution");
+        check_graph(g, NULL, 3, TOL_LAYER, "avgpool after a 1x1 convolution");
+        clnet_net *net;
+        TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+        clnet_step_info info;
+        TEST_OK(clnet_net_step_info(net, 0, &info));
+        assert_int_equal(clnet_net_step_count(net), 2);
+        if (variant < 2)
+            assert_string_equal(info.kernel, "pool2d");
+        else
+            assert_non_null(strstr(info.kernel, "conv2d"));
+        clnet_net_destroy(net);
+        clnet_graph_destroy(g);
+    }
+}
+
 static void shared_layer_matches_reference(void **state) {
     (void)state;
     clnet_graph *g = conv_bn_relu_graph(1);
@@ -771,6 +815,7 @@ int main(void) {
         cmocka_unit_test(batchnorm_prologue_matches_reference),
         cmocka_unit_test(residual_epilogue_matches_reference),
         cmocka_unit_test(fusion_leaves_shared_tensors_alone),
+        cmocka_unit_test(pooling_moves_before_linear_1x1_convolutions),
         cmocka_unit_test(shared_layer_matches_reference),
         cmocka_unit_test(every_op_with_two_inputs_and_outputs_matches_reference),
         cmocka_unit_test(import_ops_match_reference),
