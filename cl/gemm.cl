@@ -214,39 +214,81 @@ gemm_tiled(int m, int n, int k, __global const float *a, int a_off, int lda, int
 }
 
 /* ------------------------------------------------------------------------ */
-/* gemm_block: register blocks without local memory, for CPUs.
+/* gemm_block: register blocks over a packed panel of B, for CPUs.
  *
- * A work-item computes BLOCK_M rows of C over COL_BLOCKS consecutive blocks
- * of BLOCK_N * VW columns, one block after another: its rows of A stay in
- * the L1 cache across the blocks, and the setup of a work-item is paid once
- * for all of them. Row blocks are the fastest-varying dimension of the
- * NDRange, so that the work-items that run one after another on a core
- * read the same columns of B while they are still cached.
+ * A work-group is one work-item. It owns the rows [row0, row0 + group_rows)
+ * of C over panel_cols columns from col0 (one image), and works through K
+ * in steps of panel_depth rows:
+ * 1. it copies that slice of B (prologue applied) into local memory as
+ *    strips of STRIP = BLOCK_N * VW columns, each strip depth x STRIP
+ *    contiguous floats;
+ * 2. for each BLOCK_M rows of its C, for each strip, it accumulates a
+ *    BLOCK_M x STRIP block in registers (per k: BLOCK_N vector loads from
+ *    the strip, BLOCK_M scalar loads of A, BLOCK_M * BLOCK_N vector
+ *    multiply-adds) and stores it.
+ * Read in place, B's rows are ldb floats apart: 4 KiB for 32x32 images,
+ * so the rows a block streams all fall into the same L1 set, each on a
+ * page of its own where the hardware prefetchers stop. The copy reads B
+ * along its rows instead, once per work-group rather than once per block
+ * of rows, and the blocks then stream contiguous strips; the prologue runs
+ * once per element of B rather than once per block of rows.
  *
- * The prologue sits in the multiply-add loop, so it is chosen at compile
+ * When K exceeds panel_depth, C holds the partial sums between the steps:
+ * the first step adds the residual (so that R may be C itself), the last
+ * the bias and the ReLU. Rows past M in the last block of rows repeat row
+ * M - 1 (so that the loops stay branch-free) and are not stored; columns
+ * past N are packed as zeros and not stored. A block of rows of at most
+ * TAIL_M rows runs with TAIL_M rows of registers, so that M = 16 or 32 do
+ * not pay for 18 or 36 rows.
+ *
+ * The loops over the register block carry `#pragma unroll`: PoCL does not
+ * unroll them by itself, and rolled loops keep the accumulators in memory
+ * (5x slower). The prologue sits in the copy, so it is chosen at compile
  * time rather than tested there: three entry points share one body,
  * gemm_block (no prologue), gemm_block_pre and gemm_block_pre_relu, each
  * passing constant flags that the compiler folds once it inlines the body.
- * The residual is tested at run time, in the stores only.
  *
- * NDRange: dim 0 = ceil(M / BLOCK_M),
- *          dim 1 = ceil(N / (BLOCK_N * VW * COL_BLOCKS)), dim 2 = batch;
- * any local size. */
+ * No barriers: a barrier makes the compiler keep every work-item's
+ * accumulators in memory between the regions it splits the kernel into,
+ * and one work-item per group needs none.
+ *
+ * NDRange: dim 0 = ceil(M / group_rows), dim 1 = ceil(N / panel_cols),
+ *          dim 2 = batch; local size (1, 1, 1). group_rows is a multiple of
+ *          BLOCK_M, panel_cols of STRIP, and panel_cols * panel_depth is at
+ *          most PANEL_FLOATS. */
 
 #ifndef BLOCK_M
-#define BLOCK_M 4 /* rows of C per work-item: each B vector feeds BLOCK_M multiply-adds */
+#define BLOCK_M 6 /* rows of C per register block: each B vector feeds BLOCK_M multiply-adds */
 #endif
 #ifndef BLOCK_N
 #define BLOCK_N 2 /* vectors of C per row and block: each A value feeds BLOCK_N vectors */
 #endif
-#ifndef COL_BLOCKS
-#define COL_BLOCKS 4 /* column blocks per work-item */
+#ifndef TAIL_M
+#define TAIL_M 4 /* rows of the narrower register block for a short last block of rows */
+#endif
+#ifndef PANEL_FLOATS
+#define PANEL_FLOATS 4096 /* floats of local memory holding the packed slice of B */
+#endif
+#ifndef PACK_PREFETCH
+#define PACK_PREFETCH 4 /* rows of B ahead whose cache lines the copy prefetches */
 #endif
 #if BLOCK_M < 1 || BLOCK_M > 8 || BLOCK_N < 1 || BLOCK_N > 4
 #error "BLOCK_M must be 1 to 8 and BLOCK_N 1 to 4: the accumulators must fit in registers"
 #endif
-#if COL_BLOCKS < 1
-#error "COL_BLOCKS must be positive"
+#if TAIL_M < 1 || TAIL_M > BLOCK_M
+#error "TAIL_M must be 1 to BLOCK_M"
+#endif
+#define STRIP (BLOCK_N * VW)
+#if PANEL_FLOATS < STRIP
+#error "PANEL_FLOATS must hold at least one row of a strip"
+#endif
+
+/* A software prefetch where the compiler has one for CPUs (PoCL's own
+ * prefetch() does nothing); elsewhere nothing. */
+#if defined(CLNET_DEVICE_CPU) && defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define PREFETCH(p) ((void)0)
 #endif
 
 /* What a work-item of gemm_block reads besides A and B, and where it
@@ -256,79 +298,134 @@ typedef struct block_io {
     int ldc;
     __global const float *bias;
     int has_bias, relu;
-    __global const float *pre_scale, *pre_shift;
     __global const float *residual; /* NULL when has_residual is 0 */
     int ldr, has_residual;
 } block_io;
 
-/* One BLOCK_M x (BLOCK_N * VW) block of C at (row0, col0). pre and pre_relu
- * are compile-time constants at every call. */
+/* Copies rows [k0, k0 + depth) of B's columns [col0, col0 + cols) (bb at
+ * column col0 of row 0) into panel: strip s, row p at panel + (s * depth +
+ * p) * STRIP. The strips cover `strips` * STRIP columns; those past cols
+ * are zeros. pre and pre_relu are compile-time constants. */
 static inline __attribute__((always_inline)) void
-block(int m, int n, int k, const __global float *const *arow, const __global float *bcol, int ldb,
-      int row0, int col0, const block_io *io, const int pre, const int pre_relu) {
+pack_panel(__local float *panel, const __global float *bb, int ldb, int k0, int depth, int cols,
+           int strips, __global const float *pre_scale, __global const float *pre_shift,
+           const int pre, const int pre_relu) {
+    const int full = cols == strips * STRIP;
+    for (int p = 0; p < depth; p++) {
+        const __global float *brow = bb + (k0 + p) * ldb;
+        const __global float *ahead = bb + (k0 + min(p + PACK_PREFETCH, depth - 1)) * ldb;
+        float scale = 1.0f, shift = 0.0f;
+        if (pre) {
+            scale = pre_scale[k0 + p];
+            shift = pre_shift[k0 + p];
+        }
+        __local float *dst = panel + p * STRIP;
+        if (full) {
+            for (int s = 0; s < strips; s++) {
+                PREFETCH(ahead + s * STRIP);
+#pragma unroll
+                for (int j = 0; j < BLOCK_N; j++) {
+                    floatv v = vloadv(j, brow + s * STRIP);
+                    if (pre)
+                        v = prologue(v, scale, shift, pre_relu);
+                    vstorev(v, j, dst + s * depth * STRIP);
+                }
+            }
+        } else {
+            for (int s = 0; s < strips; s++) {
+                for (int l = 0; l < STRIP; l++) {
+                    const int col = s * STRIP + l;
+                    float v = 0.0f;
+                    if (col < cols) {
+                        v = brow[col];
+                        if (pre) {
+                            v = fma(v, scale, shift);
+                            v = pre_relu ? fmax(v, 0.0f) : v;
+                        }
+                    }
+                    dst[s * depth * STRIP + l] = v;
+                }
+            }
+        }
+    }
+}
+
+/* Stores one vector of C's row crow from column col on (fewer lanes at
+ * the right edge): the step's sum v, plus what C already holds (later
+ * steps of K) or the residual (first step), plus the bias and ReLU on the
+ * last step. */
+static inline __attribute__((always_inline)) void
+store_block_row(__global float *crow, const __global float *rrow, const block_io *io, int col,
+                int n, floatv v, float bias, int first, int last) {
+    if (col + VW <= n) {
+        if (first) {
+            if (last)
+                v += bias;
+            if (io->has_residual)
+                v += vloadv(0, rrow + col);
+        } else {
+            v += vloadv(0, crow + col);
+            if (last)
+                v += bias;
+        }
+        if (last && io->relu)
+            v = fmax(v, (floatv)(0.0f));
+        vstorev(v, 0, crow + col);
+    } else {
+        float lanes[VW];
+        vstorev(v, 0, lanes);
+        for (int l = 0; l < VW && col + l < n; l++) {
+            float x = lanes[l];
+            if (first) {
+                if (last)
+                    x += bias;
+                if (io->has_residual)
+                    x += rrow[col + l];
+            } else {
+                x += crow[col + l];
+                if (last)
+                    x += bias;
+            }
+            if (last && io->relu)
+                x = fmax(x, 0.0f);
+            crow[col + l] = x;
+        }
+    }
+}
+
+/* One rows x STRIP block of C at (row0, col0) from one packed strip of
+ * depth rows; arow[i] points at row row0 + i of A, at the step's first k.
+ * rows, first and last are compile-time constants at every call. */
+static inline __attribute__((always_inline)) void
+block(const int rows, int m, int n, int depth, const __global float *const *arow,
+      const __local float *strip, int row0, int col0, const block_io *io, const int first,
+      const int last) {
     floatv acc[BLOCK_M][BLOCK_N];
 #pragma unroll
-    for (int i = 0; i < BLOCK_M; i++)
+    for (int i = 0; i < rows; i++)
 #pragma unroll
         for (int j = 0; j < BLOCK_N; j++)
             acc[i][j] = (floatv)(0.0f);
 
-    if (col0 + BLOCK_N * VW <= n) {
-        for (int p = 0; p < k; p++) {
-            const __global float *brow = bcol + p * ldb;
-            floatv bv[BLOCK_N];
+    for (int p = 0; p < depth; p++) {
+        floatv bv[BLOCK_N];
+#pragma unroll
+        for (int j = 0; j < BLOCK_N; j++)
+            bv[j] = vloadv(j, strip + p * STRIP);
+#pragma unroll
+        for (int i = 0; i < rows; i++) {
+            const floatv av = (floatv)(arow[i][p]);
 #pragma unroll
             for (int j = 0; j < BLOCK_N; j++)
-                bv[j] = vloadv(j, brow);
-            if (pre) {
-                const float scale = io->pre_scale[p], shift = io->pre_shift[p];
-#pragma unroll
-                for (int j = 0; j < BLOCK_N; j++)
-                    bv[j] = prologue(bv[j], scale, shift, pre_relu);
-            }
-#pragma unroll
-            for (int i = 0; i < BLOCK_M; i++) {
-                const floatv av = (floatv)(arow[i][p]);
-#pragma unroll
-                for (int j = 0; j < BLOCK_N; j++)
-                    acc[i][j] = fma(av, bv[j], acc[i][j]);
-            }
-        }
-    } else {
-        /* The right edge of C: columns past N read column N - 1. */
-        const int last = n - 1 - col0;
-        for (int p = 0; p < k; p++) {
-            const __global float *brow = bcol + p * ldb;
-            floatv bv[BLOCK_N];
-#pragma unroll
-            for (int j = 0; j < BLOCK_N; j++) {
-                float lanes[VW];
-#pragma unroll
-                for (int l = 0; l < VW; l++)
-                    lanes[l] = brow[min(j * VW + l, last)];
-                bv[j] = vloadv(0, lanes);
-            }
-            if (pre) {
-                const float scale = io->pre_scale[p], shift = io->pre_shift[p];
-#pragma unroll
-                for (int j = 0; j < BLOCK_N; j++)
-                    bv[j] = prologue(bv[j], scale, shift, pre_relu);
-            }
-#pragma unroll
-            for (int i = 0; i < BLOCK_M; i++) {
-                const floatv av = (floatv)(arow[i][p]);
-#pragma unroll
-                for (int j = 0; j < BLOCK_N; j++)
-                    acc[i][j] = fma(av, bv[j], acc[i][j]);
-            }
+                acc[i][j] = fma(av, bv[j], acc[i][j]);
         }
     }
 
 #pragma unroll
-    for (int i = 0; i < BLOCK_M; i++) {
+    for (int i = 0; i < rows; i++) {
         const int r = row0 + i;
         if (r < m) {
-            const float bias_r = io->has_bias ? io->bias[r] : 0.0f;
+            const float bias_r = last && io->has_bias ? io->bias[r] : 0.0f;
             __global float *crow = io->c + r * io->ldc;
             const __global float *rrow =
                 io->has_residual ? io->residual + r * io->ldr : io->residual;
@@ -336,65 +433,98 @@ block(int m, int n, int k, const __global float *const *arow, const __global flo
             for (int j = 0; j < BLOCK_N; j++) {
                 const int col = col0 + j * VW;
                 if (col < n)
-                    store_row(crow, rrow, io->has_residual, col, n, acc[i][j], bias_r, io->relu);
+                    store_block_row(crow, rrow, io, col, n, acc[i][j], bias_r, first, last);
             }
         }
     }
 }
 
-/* The work of one work-item: its BLOCK_M rows over COL_BLOCKS blocks. */
+/* The blocks of one step of K over the work-item's rows and strips. */
 static inline __attribute__((always_inline)) void
-block_rows(int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,
-           __global const float *b, int b_off, int ldb, int b_stride, __global float *c, int c_off,
-           int ldc, int c_stride, __global const float *bias, int has_bias, int relu,
-           __global const float *pre_scale, __global const float *pre_shift,
-           __global const float *residual, int r_off, int ldr, int r_stride, int has_residual,
-           const int pre, const int pre_relu) {
-    const int row0 = (int)get_global_id(0) * BLOCK_M;
-    const int first = (int)get_global_id(1) * COL_BLOCKS;
-    const int batch = (int)get_global_id(2);
-    if (row0 >= m)
-        return;
-
-    /* Rows past M in the last block repeat row M - 1 (so that the loops
-     * stay branch-free) and are not stored. */
-    const __global float *aa = a + a_off + batch * a_stride;
-    const __global float *arow[BLOCK_M];
+step_blocks(int m, int n, int k0, int depth, __global const float *aa, int lda, int row_begin,
+            int row_end, int col0, int strips, const __local float *panel, const block_io *io,
+            const int first, const int last) {
+    for (int row0 = row_begin; row0 < row_end; row0 += BLOCK_M) {
+        const int rows = row_end - row0;
+        const __global float *arow[BLOCK_M];
 #pragma unroll
-    for (int i = 0; i < BLOCK_M; i++)
-        arow[i] = aa + min(row0 + i, m - 1) * lda;
-    const __global float *bb = b + b_off + batch * b_stride;
+        for (int i = 0; i < BLOCK_M; i++)
+            arow[i] = aa + min(row0 + i, m - 1) * lda + k0;
+        if (rows <= TAIL_M) {
+            for (int s = 0; s < strips; s++)
+                block(TAIL_M, m, n, depth, arow, panel + s * depth * STRIP, row0,
+                      col0 + s * STRIP, io, first, last);
+        } else {
+            for (int s = 0; s < strips; s++)
+                block(BLOCK_M, m, n, depth, arow, panel + s * depth * STRIP, row0,
+                      col0 + s * STRIP, io, first, last);
+        }
+    }
+}
+
+/* The work of one work-item (see the NDRange above). */
+static inline __attribute__((always_inline)) void
+block_panel(int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,
+            __global const float *b, int b_off, int ldb, int b_stride, __global float *c,
+            int c_off, int ldc, int c_stride, __global const float *bias, int has_bias, int relu,
+            __global const float *pre_scale, __global const float *pre_shift,
+            __global const float *residual, int r_off, int ldr, int r_stride, int has_residual,
+            int group_rows, int panel_cols, int panel_depth, __local float *panel, const int pre,
+            const int pre_relu) {
+    const int row_begin = (int)get_global_id(0) * group_rows;
+    const int col0 = (int)get_global_id(1) * panel_cols;
+    const int batch = (int)get_global_id(2);
+    if (row_begin >= m || col0 >= n)
+        return;
+    const int row_end = min(row_begin + group_rows, m);
+    const int cols = min(panel_cols, n - col0);
+    const int strips = (cols + STRIP - 1) / STRIP;
+
+    const __global float *aa = a + a_off + batch * a_stride;
+    const __global float *bb = b + b_off + batch * b_stride + col0;
     const block_io io = {
         c + c_off + batch * c_stride,
         ldc,
         bias,
         has_bias,
         relu,
-        pre_scale,
-        pre_shift,
         has_residual ? residual + r_off + batch * r_stride : residual,
         ldr,
         has_residual,
     };
 
-    for (int blk = first; blk < first + COL_BLOCKS; blk++) {
-        const int col0 = blk * (BLOCK_N * VW);
-        if (col0 >= n)
-            break;
-        block(m, n, k, arow, bb + col0, ldb, row0, col0, &io, pre, pre_relu);
+    for (int k0 = 0; k0 < k; k0 += panel_depth) {
+        const int depth = min(panel_depth, k - k0);
+        pack_panel(panel, bb, ldb, k0, depth, cols, strips, pre_scale, pre_shift, pre, pre_relu);
+        const int first = k0 == 0, last = k0 + depth >= k;
+        if (first && last)
+            step_blocks(m, n, k0, depth, aa, lda, row_begin, row_end, col0, strips, panel, &io, 1,
+                        1);
+        else if (first)
+            step_blocks(m, n, k0, depth, aa, lda, row_begin, row_end, col0, strips, panel, &io, 1,
+                        0);
+        else if (last)
+            step_blocks(m, n, k0, depth, aa, lda, row_begin, row_end, col0, strips, panel, &io, 0,
+                        1);
+        else
+            step_blocks(m, n, k0, depth, aa, lda, row_begin, row_end, col0, strips, panel, &io, 0,
+                        0);
     }
 }
 
 #define GEMM_BLOCK_KERNEL(name, PRE, PRE_RELU)                                                     \
-    __kernel void name(                                                                            \
+    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void name(                             \
         int m, int n, int k, __global const float *a, int a_off, int lda, int a_stride,            \
         __global const float *b, int b_off, int ldb, int b_stride, __global float *c, int c_off,   \
         int ldc, int c_stride, __global const float *bias, int has_bias, int relu,                 \
         __global const float *pre_scale, __global const float *pre_shift,                          \
-        __global const float *residual, int r_off, int ldr, int r_stride, int has_residual) {      \
-        block_rows(m, n, k, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, c, c_off, ldc,       \
-                   c_stride, bias, has_bias, relu, pre_scale, pre_shift, residual, r_off, ldr,     \
-                   r_stride, has_residual, PRE, PRE_RELU);                                         \
+        __global const float *residual, int r_off, int ldr, int r_stride, int has_residual,        \
+        int group_rows, int panel_cols, int panel_depth) {                                         \
+        __local float panel[PANEL_FLOATS];                                                         \
+        block_panel(m, n, k, a, a_off, lda, a_stride, b, b_off, ldb, b_stride, c, c_off, ldc,      \
+                    c_stride, bias, has_bias, relu, pre_scale, pre_shift, residual, r_off, ldr,    \
+                    r_stride, has_residual, group_rows, panel_cols, panel_depth, panel, PRE,       \
+                    PRE_RELU);                                                                     \
     }
 
 GEMM_BLOCK_KERNEL(gemm_block, 0, 0)

@@ -13,35 +13,26 @@
  * Index arithmetic is in int: the host guarantees every buffer holds fewer
  * than 2^31 floats.
  *
- * NDRange: dim 0 = ceil(out_w / X_RUN), dim 1 = output rows, dim 2 = batch * K. */
+ * NDRange: dim 0 = ceil(out_w / X_RUN), dim 1 = ceil(out_h / Y_RUN), dim 2 = batch * K. */
 
 #ifndef X_RUN
 #define X_RUN 1 /* output columns per work-item: runs amortise the index arithmetic on CPUs */
 #endif
-#if X_RUN < 1
-#error "X_RUN must be positive"
+#ifndef Y_RUN
+#define Y_RUN 1 /* output rows per work-item: CPUs unfold whole planes per work-item */
+#endif
+#if X_RUN < 1 || Y_RUN < 1
+#error "X_RUN and Y_RUN must be positive"
 #endif
 
-__kernel void im2col(__global const float *in, int in_off, int in_bstride, __global float *columns,
-                     int in_c, int in_h, int in_w, int out_h, int out_w, int kh, int kw, int sh,
-                     int sw, int dh, int dw, int pad_top, int pad_left,
-                     __global const float *pre_scale, __global const float *pre_shift, int has_pre,
-                     int pre_relu) {
-    const int ox0 = (int)get_global_id(0) * X_RUN;
-    const int oy = (int)get_global_id(1);
-    const int kk = kh * kw;
-    const int rows = in_c * kk;
-    const int n = (int)get_global_id(2) / rows;
-    const int row = (int)get_global_id(2) - n * rows;
-    if (ox0 >= out_w || oy >= out_h)
-        return;
-
-    const int ci = row / kk;
-    const int tap = row - ci * kk;
-    const int ky = tap / kw;
-    const int kx = tap - ky * kw;
+/* Unfolds, for the kernel tap (ky, kx) of one input plane, the X_RUN
+ * columns from ox0 on of output row oy into dst, that row of the column
+ * matrix. */
+static inline void unfold_row(const __global float *plane, __global float *dst, int in_h, int in_w,
+                              int out_w, int oy, int ox0, int sh, int sw, int dh, int dw,
+                              int pad_top, int pad_left, int ky, int kx, float scale, float shift,
+                              int has_pre, int pre_relu) {
     const int iy = oy * sh - pad_top + ky * dh;
-    __global float *dst = columns + (n * rows + row) * (out_h * out_w) + oy * out_w;
     const int count = min(X_RUN, out_w - ox0);
     if (iy < 0 || iy >= in_h) {
         for (int p = 0; p < count; p++)
@@ -49,10 +40,8 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride, __glo
         return;
     }
 
-    const __global float *src = in + in_off + n * in_bstride + (ci * in_h + iy) * in_w;
+    const __global float *src = plane + iy * in_w;
     const int ix0 = ox0 * sw - pad_left + kx * dw;
-    const float scale = has_pre ? pre_scale[ci] : 1.0f;
-    const float shift = has_pre ? pre_shift[ci] : 0.0f;
     int p = 0;
 #if X_RUN >= 8
     /* Runs of 8 columns that lie inside the input row move as vectors:
@@ -87,4 +76,32 @@ __kernel void im2col(__global const float *in, int in_off, int in_bstride, __glo
         }
         dst[ox0 + p] = (ix >= 0 && ix < in_w) ? v : 0.0f;
     }
+}
+
+__kernel void im2col(__global const float *in, int in_off, int in_bstride, __global float *columns,
+                     int in_c, int in_h, int in_w, int out_h, int out_w, int kh, int kw, int sh,
+                     int sw, int dh, int dw, int pad_top, int pad_left,
+                     __global const float *pre_scale, __global const float *pre_shift, int has_pre,
+                     int pre_relu) {
+    const int ox0 = (int)get_global_id(0) * X_RUN;
+    const int oy0 = (int)get_global_id(1) * Y_RUN;
+    const int kk = kh * kw;
+    const int rows = in_c * kk;
+    const int n = (int)get_global_id(2) / rows;
+    const int row = (int)get_global_id(2) - n * rows;
+    if (ox0 >= out_w || oy0 >= out_h)
+        return;
+
+    const int ci = row / kk;
+    const int tap = row - ci * kk;
+    const int ky = tap / kw;
+    const int kx = tap - ky * kw;
+    __global float *dst = columns + (n * rows + row) * (out_h * out_w);
+    const __global float *plane = in + in_off + n * in_bstride + ci * in_h * in_w;
+    const float scale = has_pre ? pre_scale[ci] : 1.0f;
+    const float shift = has_pre ? pre_shift[ci] : 0.0f;
+    const int oy_end = min(oy0 + Y_RUN, out_h);
+    for (int oy = oy0; oy < oy_end; oy++)
+        unfold_row(plane, dst + oy * out_w, in_h, in_w, out_w, oy, ox0, sh, sw, dh, dw, pad_top,
+                   pad_left, ky, kx, scale, shift, has_pre, pre_relu);
 }

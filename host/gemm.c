@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #include <clblast_c.h>
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 
@@ -22,21 +23,34 @@ static const gemm_tiles gpu_tiles[] = {
 };
 #define TILE_CHOICES 3
 
-/* Register block of cl/gemm.cl's gemm_block on CPUs: BLOCK_M rows by
- * BLOCK_N vectors of VW = 8 columns (one AVX register each): 12 accumulator
- * registers of AVX2's 16, leaving room for the two B vectors and the
- * broadcast A value. Each work-item runs COL_BLOCKS such blocks. Measured on
- * PoCL (2 Zen 3 cores, AVX2) in GFLOP per CPU-second, so that other load on
- * the machine does not count, over the GEMM shapes of the built-in networks
- * (M = 12 to 256, K = 16 to 576, N = 64 to 2048): 6 x 2 x 8 with 4 blocks
- * per work-item ran 25-72, where 4 x 2 x 8 ran 25-67, one block per
- * work-item 17-62, and the local-memory tiles of gemm_tiled 11-16; the
- * small-K GEMMs of the Winograd domain gain most from the longer
- * work-items. */
-#define CPU_BLOCK_M    6
-#define CPU_BLOCK_N    2
-#define CPU_VW         8
-#define CPU_COL_BLOCKS 4
+/* cl/gemm.cl's gemm_block on CPUs: register blocks of CPU_BLOCK_M rows by
+ * CPU_BLOCK_N vectors of CPU_VW = 8 columns (one AVX register each): 12
+ * accumulator registers of AVX2's 16, leaving room for the two B vectors
+ * and the broadcast A value; a last block of at most CPU_TAIL_M rows uses
+ * CPU_TAIL_M rows of registers. Each work-item first copies a slice of B
+ * of at most CPU_PANEL_FLOATS floats into local memory. Measured on PoCL
+ * (2 Zen 3 cores, AVX2) in GFLOP per CPU-second, so that other load on the
+ * machine does not count, on the 1x1 convolutions of ResNet-56 v2 and
+ * DenseNet-100 (M = 16 to 256, K = 16 to 342, N = 64 to 1024) at batch 32:
+ * reading B in place, 6 x 2 x 8 blocks over 64 columns per work-item ran
+ * 16-63 (N = 1024 worst: B's rows 4 KiB apart); copying B first ran
+ * 1.1-1.8x faster on every shape with a panel of 16K or 32K floats (16K:
+ * up to 10 % slower than 32K at N = 1024), the same with 64K; prefetching
+ * the copy's rows 4 ahead gained up to 10 % more at K >= 120. */
+#define CPU_BLOCK_M      6
+#define CPU_BLOCK_N      2
+#define CPU_VW           8
+#define CPU_TAIL_M       4
+#define CPU_PANEL_FLOATS 32768
+/* When K is deeper than a panel holds with CPU_DEEP_STRIPS strips of
+ * columns, gemm_block goes through K in steps of that depth, keeping the
+ * partial sums in C. */
+#define CPU_DEEP_STRIPS 4
+/* Work-groups wanted per compute unit: with fewer (small batches), panels
+ * get narrower, then rows are split. PoCL deals a kernel's work-groups to
+ * its threads in chunks, half of them to the first thread that asks, so a
+ * thread that wakes late can only help with what is left. */
+#define CPU_GROUPS_PER_UNIT 4
 
 clnet_gemm_backend clnet_gemm_auto_backend(const clnet_context *ctx) {
     return ctx && ctx->info.type != CLNET_DEVICE_TYPE_CPU ? CLNET_GEMM_CLBLAST : CLNET_GEMM_CLNET;
@@ -106,15 +120,16 @@ static clnet_status check_args(const clnet_gemm_args *p, int a_stride) {
 }
 
 /* Launches one of clnet's GEMM kernels, which share their arguments up to
- * has_residual; gemm_tiled takes the prologue's flags after them
- * (runtime_prologue), the gemm_block variants have them built in. */
+ * has_residual; the `extra` arguments follow (gemm_tiled: the prologue's
+ * flags; gemm_block: its work split). */
 static clnet_status launch_gemm(clnet_context *ctx, cl_kernel kernel, const char *name,
-                                const clnet_gemm_args *p, int a_stride, int runtime_prologue,
-                                const size_t *global, const size_t *local, clnet_events *events) {
+                                const clnet_gemm_args *p, int a_stride, int n_extra,
+                                const clnet_kernel_arg *extra, const size_t *global,
+                                const size_t *local, clnet_events *events) {
     cl_mem bias = p->bias, pre_scale = p->pre_scale, pre_shift = p->pre_shift;
     cl_mem residual = p->residual;
-    int has_bias = bias != NULL, has_pre = pre_scale != NULL, has_residual = residual != NULL;
-    clnet_kernel_arg args[] = {
+    int has_bias = bias != NULL, has_residual = residual != NULL;
+    clnet_kernel_arg args[32] = {
         CLNET_ARG(p->m),         CLNET_ARG(p->n),        CLNET_ARG(p->k),
         CLNET_ARG(p->a),         CLNET_ARG(p->a_off),    CLNET_ARG(p->lda),
         CLNET_ARG(a_stride),     CLNET_ARG(p->b),        CLNET_ARG(p->b_off),
@@ -123,10 +138,13 @@ static clnet_status launch_gemm(clnet_context *ctx, cl_kernel kernel, const char
         CLNET_ARG(bias),         CLNET_ARG(has_bias),    CLNET_ARG(p->relu),
         CLNET_ARG(pre_scale),    CLNET_ARG(pre_shift),   CLNET_ARG(residual),
         CLNET_ARG(p->r_off),     CLNET_ARG(p->ldr),      CLNET_ARG(p->r_stride),
-        CLNET_ARG(has_residual), CLNET_ARG(has_pre),     CLNET_ARG(p->pre_relu),
+        CLNET_ARG(has_residual),
     };
-    int n_args = (int)(sizeof args / sizeof args[0]) - (runtime_prologue ? 0 : 2);
-    return clnet_launch(ctx, kernel, name, n_args, args, 3, global, local, events);
+    const int n_common = 25;
+    assert(n_common + n_extra <= (int)(sizeof args / sizeof args[0]));
+    for (int i = 0; i < n_extra; i++)
+        args[n_common + i] = extra[i];
+    return clnet_launch(ctx, kernel, name, n_common + n_extra, args, 3, global, local, events);
 }
 
 /* The GPU kernel: local-memory tiles. */
@@ -153,29 +171,87 @@ static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int
     size_t local[3] = {threads_n, threads_m, 1};
     size_t global[3] = {(size_t)((p->n + t->tile_n - 1) / t->tile_n) * threads_n,
                         (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m, (size_t)p->batch};
-    return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, 1, global, local, events);
+    int has_pre = p->pre_scale != NULL;
+    clnet_kernel_arg extra[] = {CLNET_ARG(has_pre), CLNET_ARG(p->pre_relu)};
+    return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, 2, extra, global, local, events);
 }
 
-/* The CPU kernel: register blocks, no local memory. One work-item per
- * work-group: the work-items share nothing, and a fixed group size makes
- * PoCL compile the kernel once rather than once per group size. The
+/* How gemm_block splits a GEMM over work-items (see cl/gemm.cl). */
+typedef struct block_split {
+    int group_rows;  /* rows of C per work-item, a multiple of CPU_BLOCK_M */
+    int panel_cols;  /* columns per work-item, a multiple of the strip width */
+    int panel_depth; /* rows of B packed per step of K */
+    size_t global[3];
+} block_split;
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* The widest panels that fit panel_floats (all of K when that leaves
+ * CPU_DEEP_STRIPS strips), narrowed, then split over rows, until there are
+ * `wanted` work-groups or nothing left to split. */
+static block_split split_block(const clnet_gemm_args *p, int panel_floats, long wanted) {
+    const int strip = CPU_BLOCK_N * CPU_VW;
+    const int n_cols = ceil_div(p->n, strip) * strip;
+    block_split s;
+    s.panel_depth = p->k;
+    if (s.panel_depth > panel_floats / (strip * CPU_DEEP_STRIPS))
+        s.panel_depth = panel_floats / (strip * CPU_DEEP_STRIPS);
+    if (s.panel_depth < 1)
+        s.panel_depth = 1;
+    s.panel_cols = panel_floats / s.panel_depth / strip * strip;
+    if (s.panel_cols > n_cols)
+        s.panel_cols = n_cols;
+    int chunks = ceil_div(p->n, s.panel_cols);
+    while ((long)chunks * p->batch < wanted && s.panel_cols > strip) {
+        s.panel_cols -= strip;
+        chunks = ceil_div(p->n, s.panel_cols);
+    }
+    int row_blocks = ceil_div(p->m, CPU_BLOCK_M), groups = 1;
+    if ((long)chunks * p->batch < wanted) {
+        long more = (wanted + (long)chunks * p->batch - 1) / ((long)chunks * p->batch);
+        groups = more < row_blocks ? (int)more : row_blocks;
+    }
+    s.group_rows = ceil_div(row_blocks, groups) * CPU_BLOCK_M;
+    s.global[0] = (size_t)ceil_div(p->m, s.group_rows);
+    s.global[1] = (size_t)chunks;
+    s.global[2] = (size_t)p->batch;
+    return s;
+}
+
+/* The CPU kernel: register blocks over a packed panel of B, one work-item
+ * per work-group (the work-items share nothing, and a fixed group size
+ * makes PoCL compile the kernel once rather than once per group size). The
  * prologue, if any, picks one of the kernel's compile-time variants. */
 static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
                                clnet_events *events) {
-    char options[96];
-    snprintf(options, sizeof options, "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DCOL_BLOCKS=%d",
-             CPU_BLOCK_M, CPU_BLOCK_N, CPU_VW, CPU_COL_BLOCKS);
+    /* Half the device's local memory at most (a GPU given this kernel has
+     * little), in whole rows of a strip. */
+    const int strip = CPU_BLOCK_N * CPU_VW;
+    unsigned long long local_floats = ctx->info.local_mem_bytes / sizeof(float) / 2;
+    int panel_floats = local_floats < CPU_PANEL_FLOATS ? (int)local_floats : CPU_PANEL_FLOATS;
+    panel_floats = panel_floats / strip * strip;
+    if (panel_floats < strip)
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                          OP ": the device's %llu bytes of local memory cannot hold a row of "
+                             "gemm_block's panel of B",
+                          (unsigned long long)ctx->info.local_mem_bytes);
+
+    char options[160];
+    snprintf(options, sizeof options,
+             "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DTAIL_M=%d -DPANEL_FLOATS=%d", CPU_BLOCK_M,
+             CPU_BLOCK_N, CPU_VW, CPU_TAIL_M, panel_floats);
     const char *name = !p->pre_scale ? "gemm_block"
                        : p->pre_relu ? "gemm_block_pre_relu"
                                      : "gemm_block_pre";
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, name, &kernel));
 
-    size_t cols = (size_t)(CPU_BLOCK_N * CPU_VW * CPU_COL_BLOCKS);
+    unsigned units = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    block_split s = split_block(p, panel_floats, (long)units * CPU_GROUPS_PER_UNIT);
+    clnet_kernel_arg extra[] = {CLNET_ARG(s.group_rows), CLNET_ARG(s.panel_cols),
+                                CLNET_ARG(s.panel_depth)};
     size_t local[3] = {1, 1, 1};
-    size_t global[3] = {(size_t)((p->m + CPU_BLOCK_M - 1) / CPU_BLOCK_M),
-                        ((size_t)p->n + cols - 1) / cols, (size_t)p->batch};
-    return launch_gemm(ctx, kernel, name, p, a_stride, 0, global, local, events);
+    return launch_gemm(ctx, kernel, name, p, a_stride, 3, extra, s.global, local, events);
 }
 
 /* Whether the residual is C itself, element for element. */

@@ -129,6 +129,15 @@ static const conv_case conv_cases[] = {
      {2, 3, 1}, {1, 1, 5}},
     {"3->16 31x31 k1 stride 2", 3, 31, 31, 16, 1, 2, 1, CLNET_PADDING_SAME, 0, 0, 0, 0, 1, 1, 1,
      {0, 0, 0}, {0, 0, 0}},
+    /* Wide enough for the vector paths of the stride-2 kernel, with
+     * padding below and to the right (as in Keras ResNets), views. */
+    {"6->13 18x32 k3 stride 2 same (pads 0/1), views", 6, 18, 32, 13, 3, 2, 1,
+     CLNET_PADDING_SAME, 0, 0, 0, 0, 2, 1, 1, {3, 1, 2}, {2, 2, 1}},
+    /* PyTorch's padding: one column and row on every side. */
+    {"5->9 20x33 k3 stride 2 explicit pads 1/1/1/1", 5, 20, 33, 9, 3, 2, 1,
+     CLNET_PADDING_EXPLICIT, 1, 1, 1, 1, 3, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"7->10 16x40 k1 stride 2, views", 7, 16, 40, 10, 1, 2, 1, CLNET_PADDING_VALID, 0, 0, 0, 0,
+     2, 0, 1, {1, 2, 0}, {0, 0, 3}},
 };
 #define CONV_CASES (sizeof conv_cases / sizeof conv_cases[0])
 
@@ -558,6 +567,12 @@ static const gemm_case odd_gemm_cases[] = {
     {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
     {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0, 0, 0},
     {33, 65, 200, 1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 1, 0, 0},
+    /* Deeper than one panel of B: K goes in steps, partial sums in C. */
+    {37, 45, 1100, 2, 1, 2, 3, 5, 7, 11, 4, 2, 0, 0, 0, 0},
+    /* Many rows, few columns, batch 1: work-groups split the rows. */
+    {200, 20, 40, 1, 0, 1, 0, 2, 0, 1, 0, 0, 1, 1, 0, 0},
+    /* Wider than one panel: several panels of columns. */
+    {9, 1030, 100, 1, 3, 0, 1, 0, 4, 0, 0, 0, 1, 0, 0, 0},
 };
 #define ODD_GEMM_CASES (sizeof odd_gemm_cases / sizeof odd_gemm_cases[0])
 
@@ -571,6 +586,10 @@ static const gemm_case fused_gemm_cases[] = {
     {13, 37, 29, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 2, 1},
     {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0, 2, 2},
     {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 0, 1, 1, 1},
+    /* K in several steps: the prologue applies at every step, bias,
+     * residual and ReLU once, after the last (also with R in C). */
+    {37, 45, 1100, 2, 1, 2, 3, 5, 7, 11, 4, 2, 1, 1, 2, 1},
+    {37, 45, 1100, 2, 1, 2, 3, 5, 7, 11, 4, 2, 1, 1, 1, 2},
 };
 #define FUSED_GEMM_CASES (sizeof fused_gemm_cases / sizeof fused_gemm_cases[0])
 
