@@ -554,10 +554,11 @@ __kernel void winograd_output(__global const float *mm, int m_off, __global floa
  * of tiles in local memory, which a CPU keeps in its caches) feeds the
  * multiplications by U directly, CO_BLOCK output channels at a time, and the
  * output transform follows at once: V and M never travel through memory.
- * Here u is [ALPHA^2][in_c][u_stride]: the CO_BLOCK filter values that
- * multiply one vector of V are neighbours, and u_stride rounds out_c up to
- * a multiple of CO_BLOCK with zero filters, which the last block computes
- * and does not store.
+ * Here u is [out_c / CO_BLOCK][ALPHA^2][in_c][CO_BLOCK]: the CO_BLOCK filter
+ * values that multiply one vector of V are neighbours, a block of output
+ * channels reads its filters front to back, and out_c is rounded up to a
+ * multiple of CO_BLOCK with zero filters, which the last block computes and
+ * does not store.
  *
  * A work-item computes co_per_item output channels (a multiple of
  * CO_BLOCK): all of them when there are enough tiles to keep every core
@@ -573,7 +574,7 @@ __kernel void winograd_output(__global const float *mm, int m_off, __global floa
 
 __kernel void winograd_fused(__global const float *in, int in_off, int in_bstride,
                              __global float *out, int out_off, int out_bstride,
-                             __global const float *u, int u_stride, __global const float *bias,
+                             __global const float *u, __global const float *bias,
                              int has_bias, int relu, int in_c, int in_h, int in_w, int out_c,
                              int out_h, int out_w, int pad_top, int pad_left, int tiles_h,
                              int tiles_w, int cols, int co_per_item, __local floatv *vt,
@@ -624,10 +625,11 @@ __kernel void winograd_fused(__global const float *in, int in_off, int in_bstrid
             for (int b = 0; b < CO_BLOCK; b++)
                 acc[b] = (floatv)(0.0f);
             const __local floatv *vx = vt + xi * in_c;
-            const __global float *ux = u + xi * in_c * u_stride + co0;
+            const __global float *ux =
+                u + ((co0 / CO_BLOCK) * ALPHA * ALPHA + xi) * in_c * CO_BLOCK;
             for (int ci = 0; ci < in_c; ci++) {
                 const floatv x = vx[ci];
-                const __global float *uc = ux + ci * u_stride;
+                const __global float *uc = ux + ci * CO_BLOCK;
 #pragma unroll
                 for (int b = 0; b < CO_BLOCK; b++)
                     acc[b] = fma((floatv)(uc[b]), x, acc[b]);

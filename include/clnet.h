@@ -117,8 +117,12 @@ void clnet_context_destroy(clnet_context *ctx);
 /* The device this context runs on. The pointer lives as long as ctx. */
 const clnet_device_info *clnet_context_device(const clnet_context *ctx);
 
-/* Compiles every kernel program the engine may need, so that later runs do
- * not pay for compilation. Optional. */
+/* Compiles every embedded kernel program once, with its default build
+ * options: a check that the device's compiler accepts them all. The
+ * variants that networks use (tile sizes and fused prologues and epilogues
+ * given as build options) are compiled when a network is first built on the
+ * context, and cached on disk; `clnet compile` builds them ahead of time.
+ * Optional. */
 clnet_status clnet_context_build_all(clnet_context *ctx);
 
 /* Program binaries. Built programs are cached on disk, keyed by kernel

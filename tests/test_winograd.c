@@ -86,7 +86,8 @@ static void filter_transform_gives_the_correlation(void **state) {
         double kernel[2 * 3 * 9];
         for (int i = 0; i < 2 * 3 * 9; i++)
             kernel[i] = test_rng_uniform(&rng, -1, 1);
-        /* The GEMM layout [xi][o][i] and the fused one [xi][i][o padded to 8]. */
+        /* The GEMM layout [xi][o][i] and the fused one [o / 8][xi][i][o % 8],
+         * out_c padded to 8 (a single block here). */
         float u[36 * 6], uf[36 * 24];
         clnet_winograd_transform_filters(tile, 0, 2, 3, kernel, u);
         clnet_winograd_transform_filters(tile, 1, 2, 3, kernel, uf);
