@@ -336,9 +336,15 @@ static void text_profiles(FILE *f, const bench_results *r) {
         profile_summary_line(f, p, "    ");
         kernel_total totals[32];
         int nk = kernel_totals(p, totals, 32);
-        fprintf(f, "    %-34s %6s %10s %7s %9s\n", "kernel", "steps", "ms", "share", "GFLOP/s");
+        /* The kernel column as wide as its longest name. */
+        int width = 34;
         for (int k = 0; k < nk; k++)
-            fprintf(f, "    %-34s %6d %10.3f %7s %9s\n", totals[k].kernel, totals[k].steps,
+            if ((int)strlen(totals[k].kernel) > width)
+                width = (int)strlen(totals[k].kernel);
+        fprintf(f, "    %-*s %6s %10s %7s %9s\n", width, "kernel", "steps", "ms", "share",
+                "GFLOP/s");
+        for (int k = 0; k < nk; k++)
+            fprintf(f, "    %-*s %6d %10.3f %7s %9s\n", width, totals[k].kernel, totals[k].steps,
                     totals[k].ms, fmt_percent(totals[k].ms / p->sum_ms, a, sizeof a),
                     totals[k].macs > 0
                         ? bench_fmt_rate(2.0 * totals[k].macs / (totals[k].ms * 1e6), b, sizeof b)
@@ -350,11 +356,11 @@ static void text_profiles(FILE *f, const bench_results *r) {
             order[s] = &p->steps[s];
         qsort(order, (size_t)p->n_steps, sizeof *order, compare_step_ms);
         int shown = p->n_steps < TOP_STEPS ? p->n_steps : TOP_STEPS;
-        fprintf(f, "    heaviest steps:\n    %-44s %-32s %8s %6s %8s\n", "label", "kernel", "ms",
-                "share", "GFLOP/s");
+        fprintf(f, "    heaviest steps:\n    %-44s %-*s %8s %6s %8s\n", "label", width, "kernel",
+                "ms", "share", "GFLOP/s");
         for (int s = 0; s < shown; s++) {
             const bench_layer_row *row = order[s];
-            fprintf(f, "    %-44.44s %-32.32s %8.3f %6s %8s\n", row->label, row->kernel, row->ms,
+            fprintf(f, "    %-44.44s %-*s %8.3f %6s %8s\n", row->label, width, row->kernel, row->ms,
                     fmt_percent(row->share, a, sizeof a),
                     row->macs_per_image ? bench_fmt_rate(row->gflops, b, sizeof b) : "-");
         }

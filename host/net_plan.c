@@ -210,14 +210,18 @@ static void name_kernel(clnet_step *s) {
     const char *backend = clnet_gemm_backend_name(s->backend);
     switch (s->kind) {
     case CLNET_STEP_CONV2D: {
-        /* A prologue shows as a prefix, a residual as "+add". */
+        /* A prologue shows as a prefix, a residual as "+add", and F(2x2)
+         * for small batches (see winograd_small_batch) as a bracket. */
         const char *pre = s->pre_bn < 0 ? "" : s->pre_relu ? "bn+relu>" : "bn>";
         const char *residual = s->n_in == 2 ? "+add" : "";
+        char small[32] = "";
+        if (s->small_batch > 0)
+            snprintf(small, sizeof small, "[2x2 to batch %d]", s->small_batch);
         if (s->algo == CLNET_CONV_DIRECT)
             snprintf(s->kernel_name, sizeof s->kernel_name, "%sconv2d_direct%s", pre, residual);
         else
-            snprintf(s->kernel_name, sizeof s->kernel_name, "%sconv2d_%s(%s)%s", pre,
-                     clnet_conv_algo_name(s->algo), backend, residual);
+            snprintf(s->kernel_name, sizeof s->kernel_name, "%sconv2d_%s(%s)%s%s", pre,
+                     clnet_conv_algo_name(s->algo), backend, small, residual);
         break;
     }
     case CLNET_STEP_BATCHNORM: snprintf(s->kernel_name, sizeof s->kernel_name, "batchnorm"); break;

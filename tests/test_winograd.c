@@ -685,6 +685,36 @@ static void other_convolutions_are_refused_and_fall_back(void **state) {
     clnet_graph_destroy(graph);
 }
 
+/* On a CPU, by default, the 3x3 layers on 8x8 images switch to F(2x2) at
+ * batch 1 (their F(4x4) tiles cannot fill a work-item), and their steps say
+ * so; the larger images keep F(4x4) at every batch. */
+static void small_batch_tile_shows_in_step_names(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    if (clnet_context_device(ctx)->type != CLNET_DEVICE_TYPE_CPU)
+        skip();
+    clnet_graph *graph;
+    TEST_OK(clnet_model_builtin("resnet20v1", 3, &graph));
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, graph, NULL, &net));
+    int small = 0, large = 0;
+    for (int i = 0; i < clnet_net_step_count(net); i++) {
+        clnet_step_info info;
+        TEST_OK(clnet_net_step_info(net, i, &info));
+        if (!strstr(info.kernel, "winograd4x4"))
+            continue;
+        if (strstr(info.kernel, "[2x2 to batch 1]"))
+            small++;
+        else
+            large++;
+    }
+    /* Stage three: two blocks of two and the first block's second. */
+    assert_int_equal(small, 5);
+    assert_int_equal(large, 12);
+    clnet_net_destroy(net);
+    clnet_graph_destroy(graph);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Whole networks                                                           */
 
@@ -745,6 +775,7 @@ int main(void) {
         cmocka_unit_test(fused_prologue_and_residual_match_reference),
         cmocka_unit_test(bad_fusion_arguments_are_refused),
         cmocka_unit_test(other_convolutions_are_refused_and_fall_back),
+        cmocka_unit_test(small_batch_tile_shows_in_step_names),
         cmocka_unit_test(deep_networks_stay_within_float_tolerance),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
