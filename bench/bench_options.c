@@ -44,6 +44,8 @@ static const char HELP[] =
     "Measurement:\n"
     "  --repeat N          timed runs per measurement, after warm-up (default 10)\n"
     "  --warmup N          untimed runs after the first, checked run (default 1)\n"
+    "  --warmup-time SECONDS  and untimed runs go on until this long has passed, so\n"
+    "                      that a fresh process reaches its steady speed (default 0.5)\n"
     "  --max-time SECONDS  stop timing a measurement after this long once 3 runs are\n"
     "                      done (default 10; 0: no limit)\n"
     "  --budget SECONDS    start no new measurement once this much time has passed, and\n"
@@ -106,6 +108,7 @@ void bench_options_default(bench_options *o) {
     o->n_batches = 3;
     o->repeat = 10;
     o->warmup = 1;
+    o->warmup_s = 0.5;
     o->max_time_s = 10.0;
     /* About five minutes in all on a 2-core CPU with PoCL. */
     o->budget_s = 300.0;
@@ -351,6 +354,7 @@ bench_parse_result bench_options_parse(int argc, char **argv, bench_options *o, 
         {"--gemm-sizes", OPT_SPECIAL, NULL, 0},
         {"--repeat", OPT_INT, &o->repeat, 1},
         {"--warmup", OPT_INT, &o->warmup, 0},
+        {"--warmup-time", OPT_DOUBLE, &o->warmup_s, 0},
         {"--budget", OPT_DOUBLE, &o->budget_s, 0},
         {"--max-time", OPT_DOUBLE, &o->max_time_s, 0},
         {"--profile-batch", OPT_INT, &o->profile_batch, 1},

@@ -32,6 +32,7 @@ typedef struct bench_options {
     int n_batches;
     int repeat;        /* timed runs per measurement */
     int warmup;        /* untimed runs after the checked first run */
+    double warmup_s;   /* ... and untimed runs go on until this long has passed */
     double max_time_s; /* a measurement stops timing after this long, once 3 runs are done */
     double budget_s;   /* no new measurement starts once this much time has passed */
     unsigned sections;

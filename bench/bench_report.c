@@ -180,8 +180,9 @@ void bench_report_text_header(FILE *f, const bench_results *r) {
         fprintf(f, "  budget    %.0f s; ", r->budget_s);
     else
         fprintf(f, "  budget    none; ");
-    fprintf(f, "%d timed run%s per measurement after %d warm-up run%s\n", r->repeat,
-            r->repeat == 1 ? "" : "s", r->warmup, r->warmup == 1 ? "" : "s");
+    fprintf(f, "%d timed run%s per measurement after %d warm-up run%s and %.1f s\n",
+            r->repeat, r->repeat == 1 ? "" : "s", r->warmup, r->warmup == 1 ? "" : "s",
+            r->warmup_s);
 }
 
 static void text_ceilings(FILE *f, const bench_results *r) {
@@ -482,6 +483,7 @@ void bench_report_json(FILE *f, const bench_results *r) {
     bench_json_number(j, "elapsed_s", r->elapsed_s);
     bench_json_integer(j, "repeat", r->repeat);
     bench_json_integer(j, "warmup", r->warmup);
+    bench_json_number(j, "warmup_s", r->warmup_s);
 
     const bench_device *d = &r->device;
     bench_json_open_object(j, "device");
@@ -931,9 +933,9 @@ void bench_report_markdown(FILE *f, const bench_results *r, const char *chart_hr
     else
         fprintf(f, "none");
     fprintf(f,
-            "; %d timed runs after %d warm-up |\n| took | %.0f s |\n| checks | %d checked, "
-            "%d failed |\n\n",
-            r->repeat, r->warmup, r->elapsed_s, checked, failed);
+            "; %d timed runs after %d warm-up and %.1f s |\n| took | %.0f s |\n| checks | %d "
+            "checked, %d failed |\n\n",
+            r->repeat, r->warmup, r->warmup_s, r->elapsed_s, checked, failed);
 
     if (r->sections & BENCH_SECTION_CEILINGS)
         md_ceilings(f, r);

@@ -136,6 +136,7 @@ typedef struct bench_results {
     double budget_s;
     double elapsed_s;
     int repeat, warmup;
+    double warmup_s; /* warm-up goes on at least this long */
     unsigned sections; /* bench_section bits that were selected */
     bench_device device;
     bench_ceilings ceilings;

@@ -140,6 +140,7 @@ int main(int argc, char **argv) {
     r.budget_s = o.budget_s;
     r.repeat = o.repeat;
     r.warmup = o.warmup;
+    r.warmup_s = o.warmup_s;
     r.sections = o.sections;
 
     bench_budget whole = bench_budget_start(o.budget_s);

@@ -52,6 +52,9 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, default=5,
                    help="timed runs per engine and round, after warm-up (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    p.add_argument("--warmup-time", type=float, default=0.5,
+                   help="seconds: untimed runs go on until this long has passed, for every "
+                        "engine alike (default 0.5)")
     p.add_argument("--tolerance", type=float, default=1e-3,
                    help="largest accepted max |peer - clnet| / max |clnet| (default 1e-3)")
     p.add_argument("--budget", type=float, default=600.0,
@@ -111,11 +114,15 @@ def rel_diff(ref, got):
 # Engines
 
 
-def time_runs(fn, warmup, repeat):
-    """Runs fn warmup + repeat times; returns (median seconds, last result)."""
+def time_runs(fn, warmup, warmup_s, repeat):
+    """Runs fn at least warmup times and for at least warmup_s seconds, then
+    repeat timed times; returns (median seconds, last result)."""
     out = None
-    for _ in range(warmup):
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or time.perf_counter() - start < warmup_s:
         out = fn()
+        done += 1
     secs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -135,13 +142,14 @@ class Clnet:
                                       text=True).stdout.strip()
         self.checks = {}
 
-    def measure(self, net, batch, warmup, repeat, check):
+    def measure(self, net, batch, warmup, warmup_s, repeat, check):
         import numpy as np
         outdir = os.path.join(self.workdir, "clnet_out")
         os.makedirs(outdir, exist_ok=True)
         cmd = [self.exe, "--only", "networks", "--networks", net.name, "--batch", str(batch),
                "--input", net.input_path, "--save-outputs", outdir, "--repeat", str(repeat),
-               "--warmup", str(max(warmup - 1, 0)), "--max-time", "0", "--budget", "0",
+               "--warmup", str(max(warmup - 1, 0)), "--warmup-time", str(warmup_s),
+               "--max-time", "0", "--budget", "0",
                "--check-images", str(min(check, batch)), "--seed", str(self.seed),
                "--no-progress", "--json"]
         if self.device:
@@ -170,7 +178,7 @@ class OnnxRuntime:
         self.ort, self.threads, self.version = ort, threads, ort.__version__
         self.sessions = {}
 
-    def measure(self, net, batch, warmup, repeat, check):
+    def measure(self, net, batch, warmup, warmup_s, repeat, check):
         if net.name not in self.sessions:
             so = self.ort.SessionOptions()
             so.intra_op_num_threads = self.threads
@@ -181,7 +189,7 @@ class OnnxRuntime:
                 net.onnx_path, so, providers=["CPUExecutionProvider"])
         sess = self.sessions[net.name]
         feed = {i.name: net.inputs[:batch] for i in sess.get_inputs()}
-        secs, out = time_runs(lambda: sess.run(None, feed), warmup, repeat)
+        secs, out = time_runs(lambda: sess.run(None, feed), warmup, warmup_s, repeat)
         return batch / secs, out[0]
 
 
@@ -194,7 +202,7 @@ class Torch:
         self.torch, self.version = torch, torch.__version__
         self.modules = {}
 
-    def measure(self, net, batch, warmup, repeat, check):
+    def measure(self, net, batch, warmup, warmup_s, repeat, check):
         from to_torch import ClnetTorch
         torch = self.torch
         if net.name not in self.modules:
@@ -206,7 +214,7 @@ class Torch:
         def run():
             with torch.inference_mode():
                 return module(*args).numpy()
-        secs, out = time_runs(run, warmup, repeat)
+        secs, out = time_runs(run, warmup, warmup_s, repeat)
         return batch / secs, out
 
 
@@ -219,7 +227,7 @@ class OpenVino:
         self.core = ov.Core()
         self.compiled = {}
 
-    def measure(self, net, batch, warmup, repeat, check):
+    def measure(self, net, batch, warmup, warmup_s, repeat, check):
         key = (net.name, batch)
         if key not in self.compiled:
             model = self.core.read_model(net.onnx_path)
@@ -237,7 +245,7 @@ class OpenVino:
         def run():
             request.infer(feed)
             return request.get_output_tensor(0).data.copy()
-        secs, out = time_runs(run, warmup, repeat)
+        secs, out = time_runs(run, warmup, warmup_s, repeat)
         return batch / secs, out
 
 
@@ -280,8 +288,8 @@ class Network:
 
 def export_models(exe, names, device, workdir, seed, env):
     cmd = [exe, "--only", "networks", "--networks", ",".join(names), "--batch", "1",
-           "--repeat", "1", "--warmup", "0", "--check-images", "0", "--budget", "0",
-           "--save-models", workdir, "--seed", str(seed), "--no-progress", "--json"]
+           "--repeat", "1", "--warmup", "0", "--warmup-time", "0", "--check-images", "0",
+           "--budget", "0", "--save-models", workdir, "--seed", str(seed), "--no-progress", "--json"]
     if device:
         cmd += ["--device", device]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -324,8 +332,8 @@ def measure_all(args, clnet, peers, nets, progress):
                         continue
                     progress(f"{net.name}, batch {batch}, round {r + 1}/{args.rounds}: {e.name}")
                     try:
-                        ips, out = e.measure(net, batch, args.warmup, args.repeat,
-                                             check=2 if r == 0 else 0)
+                        ips, out = e.measure(net, batch, args.warmup, args.warmup_time,
+                                             args.repeat, check=2 if r == 0 else 0)
                     except Exception as exc:  # an engine that cannot run this net
                         failed[e.name] = str(exc).splitlines()[0][:300]
                         continue
@@ -407,8 +415,8 @@ def markdown_section(args, clnet, peers, missing, rows, skipped, elapsed, comman
         f"same CPU ({cpu}, {os.cpu_count()} logical cores), {args.threads} threads each "
         f"(PoCL through `POCL_MAX_PTHREAD_COUNT`), the same weights and the same inputs. "
         f"Each network and batch size runs in {args.rounds} interleaved rounds (the engine "
-        f"order rotates), each engine {args.warmup} warm-up and {args.repeat} timed runs per "
-        f"round; images/s is the median over rounds, and the ratio is clnet / peer taken per "
+        f"order rotates), each engine {args.warmup} warm-up runs (continued until {args.warmup_time:g} s "
+        f"had passed) and {args.repeat} timed runs per round; images/s is the median over rounds, and the ratio is clnet / peer taken per "
         f"round, then the median. The last column compares each peer's logits with clnet's "
         f"(clnet itself is checked against its host reference by clnet-bench).",
         "",
