@@ -531,6 +531,12 @@ typedef struct clnet_net_options {
     /* Fill activation memory with NaN before each run, so that an element
      * no kernel wrote shows up in the outputs. For testing; default 0. */
     int poison_activations;
+    /* Images per pass through the network: a larger batch runs as passes
+     * of this many images one after another over the memory of one pass.
+     * 0 (default): the whole batch, unless its activations would exceed
+     * one device buffer or the 2^31 floats of the kernels' indexing, then
+     * the most images that fit; a positive value fixes it. */
+    int batch_chunk;
 } clnet_net_options;
 clnet_net_options clnet_net_options_default(void);
 
@@ -545,12 +551,14 @@ clnet_status clnet_net_update_weights(clnet_net *net);
 
 /* Uploads batch images per input, runs, and reads the outputs back:
  * inputs[i] and outputs[i] are NCHW float32 arrays of batch images. Device
- * buffers grow on demand; kernels are not recompiled for a new batch size. */
+ * buffers grow on demand; kernels are not recompiled for a new batch size.
+ * A batch larger than the net's pass size runs pass by pass. */
 clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs,
                            float *const *outputs);
 
 /* Device memory of the plan for a batch size: activations (after buffer
- * reuse), weights, and scratch space of the algorithms chosen. */
+ * reuse), weights, and scratch space of the algorithms chosen, for the
+ * images of one pass (see batch_chunk). */
 typedef struct clnet_memory_report {
     uint64_t activation_bytes;
     uint64_t activation_bytes_without_reuse;
@@ -558,6 +566,9 @@ typedef struct clnet_memory_report {
     uint64_t scratch_bytes;
 } clnet_memory_report;
 clnet_status clnet_net_memory(const clnet_net *net, int batch, clnet_memory_report *out);
+/* Images per pass through the network for a batch: batch itself, or the
+ * smaller pass size that clnet_net_run uses (0 for a NULL net). */
+int clnet_net_pass_images(const clnet_net *net, int batch);
 
 /* The compiled steps (after folding and fusion), in execution order. */
 int clnet_net_step_count(const clnet_net *net);

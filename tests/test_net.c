@@ -715,6 +715,54 @@ static void batch_size_changes_between_runs(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* A batch larger than the pass size runs pass by pass over one pass's
+ * arena: every image of every output must match the reference, the last
+ * pass shorter than the others included. */
+static void batch_runs_in_passes(void **state) {
+    (void)state;
+    clnet_graph *g = all_ops_graph();
+    clnet_net_options o = clnet_net_options_default();
+    o.batch_chunk = 2;
+    check_graph(g, &o, 5, TOL_LAYER, "all ops in passes of 2");
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, &o, &net));
+    assert_int_equal(clnet_net_pass_images(net, 5), 2);
+    assert_int_equal(clnet_net_pass_images(net, 1), 1);
+    assert_int_equal(clnet_net_pass_images(NULL, 5), 0);
+    clnet_memory_report m2, m5;
+    TEST_OK(clnet_net_memory(net, 2, &m2));
+    TEST_OK(clnet_net_memory(net, 5, &m5));
+    assert_true(m5.activation_bytes == m2.activation_bytes);
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+
+    /* A whole network whose last pass of one image takes the small-batch
+     * Winograd filters. */
+    TEST_OK(clnet_model_builtin("resnet20v1", 7, &g));
+    test_rng rng = {77};
+    test_randomize_non_kernels(g, &rng);
+    TEST_OK(clnet_graph_strip_final_softmax(g, NULL));
+    o.batch_chunk = 2;
+    check_graph(g, &o, 3, TOL_NETWORK, "resnet20v1 in passes of 2");
+
+    /* By default a batch runs whole, unless its activations would pass
+     * the kernels' 2^31-float indexing: ResNet-20 keeps 48K floats per
+     * image, so 2^31 floats hold fewer than 45,000 images. */
+    TEST_OK(clnet_net_create(test_context(), g, NULL, &net));
+    assert_int_equal(clnet_net_pass_images(net, 256), 256);
+    int pass = clnet_net_pass_images(net, 1000000);
+    assert_true(pass >= 1 && pass < 45000);
+    clnet_memory_report m;
+    TEST_OK(clnet_net_memory(net, 1000000, &m));
+    assert_true(m.activation_bytes / sizeof(float) < 2147483648u);
+    clnet_net_destroy(net);
+
+    o.batch_chunk = -1;
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "batch_chunk",
+               clnet_net_create(test_context(), g, &o, &net));
+    clnet_graph_destroy(g);
+}
+
 static void memory_reuse_shrinks_the_plan(void **state) {
     (void)state;
     clnet_graph *g;
@@ -821,6 +869,7 @@ int main(void) {
         cmocka_unit_test(import_ops_match_reference),
         cmocka_unit_test(nested_concat_in_place_matches_reference),
         cmocka_unit_test(batch_size_changes_between_runs),
+        cmocka_unit_test(batch_runs_in_passes),
         cmocka_unit_test(memory_reuse_shrinks_the_plan),
         cmocka_unit_test(run_rejects_bad_arguments),
         cmocka_unit_test(resnet_v1_networks_match_reference),

@@ -42,6 +42,8 @@ static const char HELP_RUN[] =
     "  --conv-algo A      auto, direct, im2col, gemm1x1, winograd2x2 or winograd4x4\n"
     "                     (default auto; layers an algorithm does not fit fall back)\n"
     "  --gemm B           auto, clnet or clblast (default auto)\n"
+    "  --batch-chunk N    images per pass through the network; a larger batch runs\n"
+    "                     pass by pass (default 0: the device's choice)\n"
     "  --arch NAME        architecture of a weights-only model file (see clnet --help)\n"
     "\n"
     "Exits with 1 when the check fails.\n";
@@ -187,6 +189,8 @@ typedef struct run_args {
     const char *arch;   /* --arch of a weights-only model file, or NULL */
     size_t file_images; /* images in the --input file */
     int file_inputs;    /* graph inputs fed from it */
+    int batch_chunk;    /* --batch-chunk; 0: the device's choice */
+    int pass_images;    /* images per pass that the net chose */
 } run_args;
 
 /* Prints the results of cmd_run; secs are sorted, last_s is the last run. */
@@ -204,6 +208,7 @@ static void print_run(json *j, const run_args *a, const char *model, const clnet
         json_str(j, "conv_algo", a->conv_algo);
         json_str(j, "gemm", a->gemm);
         json_u64(j, "batch", (uint64_t)a->batch);
+        json_u64(j, "pass_images", (uint64_t)a->pass_images);
         json_str(j, "input", a->input ? a->input : "random");
         if (a->input) {
             json_u64(j, "input_images", a->file_images);
@@ -247,7 +252,10 @@ static void print_run(json *j, const run_args *a, const char *model, const clnet
                a->file_inputs < w->n_in ? ", the others are random" : "");
     else
         printf("Input      uniform random in (0, 1), seed %" PRIu64 "\n", a->seed);
-    printf("Batch      %d\n", a->batch);
+    if (a->pass_images < a->batch)
+        printf("Batch      %d, in passes of %d images\n", a->batch, a->pass_images);
+    else
+        printf("Batch      %d\n", a->batch);
     if (a->check == 0) {
         printf("Check      skipped (--check-batch 0)\n");
     } else {
@@ -264,14 +272,15 @@ static void print_run(json *j, const run_args *a, const char *model, const clnet
 }
 
 int cmd_run(int argc, char **argv, cli_opts *o) {
-    run_args a = {32, 10, 2, -1, 0, 0, 1e-4, DEFAULT_SEED, NULL, "auto", "auto", NULL, 0, 0};
+    run_args a = {32, 10, 2, -1, 0, 0, 1e-4, DEFAULT_SEED, NULL, "auto", "auto", NULL, 0, 0, 0, 0};
     const opt_spec specs[] = {
         {"--batch", OPT_INT, &a.batch, 1},      {"--repeat", OPT_INT, &a.repeat, 1},
         {"--warmup", OPT_INT, &a.warmup, 0},    {"--check-batch", OPT_INT, &a.check, 0},
         {"--profile", OPT_FLAG, &a.profile, 0}, {"--tolerance", OPT_DOUBLE, &a.tolerance, 0},
         {"--logits", OPT_FLAG, &a.logits, 0},   {"--seed", OPT_U64, &a.seed, 0},
         {"--input", OPT_STRING, &a.input, 0},   {"--conv-algo", OPT_STRING, &a.conv_algo, 0},
-        {"--gemm", OPT_STRING, &a.gemm, 0},     {"--arch", OPT_STRING, &a.arch, 0}};
+        {"--gemm", OPT_STRING, &a.gemm, 0},     {"--arch", OPT_STRING, &a.arch, 0},
+        {"--batch-chunk", OPT_INT, &a.batch_chunk, 0}};
     const char *model = NULL;
     int n_pos = 0;
     int rc = cli_parse_args("run", HELP_RUN, argc, argv, specs, (int)(sizeof specs / sizeof *specs),
@@ -296,6 +305,7 @@ int cmd_run(int argc, char **argv, cli_opts *o) {
         return cli_usage_error("run", "unknown --gemm '%s' (auto, clnet, clblast)", a.gemm);
     nopt.conv_algo = (clnet_conv_algo)conv;
     nopt.gemm_backend = (clnet_gemm_backend)gemm;
+    nopt.batch_chunk = a.batch_chunk;
 
     clnet_graph *g = NULL;
     clnet_context *ctx = NULL;
@@ -329,6 +339,7 @@ int cmd_run(int argc, char **argv, cli_opts *o) {
         cli_fail("compiling '%s' for %s", model, dev->name);
         goto done;
     }
+    a.pass_images = clnet_net_pass_images(net, a.batch);
     if (work_init(&w, g, a.batch, a.check) != RC_OK)
         goto done;
     for (int i = 0; i < w.n_in; i++)
