@@ -543,36 +543,46 @@ static clnet_status check_region(const char *op, cl_mem buffer, size_t offset, s
     return CLNET_STATUS_OK;
 }
 
-clnet_status clnet_buffer_write(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
-                                size_t bytes, const void *src) {
-    if (!ctx || !buffer || (!src && bytes > 0))
+/* One transfer between the host and a buffer; blocking or merely queued. */
+static clnet_status transfer(clnet_context *ctx, cl_mem buffer, size_t offset_bytes, size_t bytes,
+                             void *host, int to_device, cl_bool blocking) {
+    const char *what = to_device ? "writing" : "reading";
+    if (!ctx || !buffer || (!host && bytes > 0))
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "clnet_buffer_write: ctx, buffer and src must not be NULL");
+                          "%s a buffer: ctx, buffer and the host memory must not be NULL", what);
     if (bytes == 0)
         return CLNET_STATUS_OK;
-    CLNET_TRY(check_region("writing a buffer", buffer, offset_bytes, bytes));
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, buffer, CL_TRUE, offset_bytes, bytes, src, 0,
-                                      NULL, NULL);
+    CLNET_TRY(check_region(to_device ? "writing a buffer" : "reading a buffer", buffer,
+                           offset_bytes, bytes));
+    cl_int err = to_device ? clEnqueueWriteBuffer(ctx->queue, buffer, blocking, offset_bytes,
+                                                  bytes, host, 0, NULL, NULL)
+                           : clEnqueueReadBuffer(ctx->queue, buffer, blocking, offset_bytes,
+                                                 bytes, host, 0, NULL, NULL);
     if (err != CL_SUCCESS)
-        return clnet_fail(enqueue_status(err), "writing %zu bytes at offset %zu to %s failed: %s",
-                          bytes, offset_bytes, ctx->info.name, clnet_cl_error_name(err));
+        return clnet_fail(enqueue_status(err), "%s %zu bytes at offset %zu %s %s failed: %s",
+                          what, bytes, offset_bytes, to_device ? "to" : "from", ctx->info.name,
+                          clnet_cl_error_name(err));
     return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_buffer_write(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
+                                size_t bytes, const void *src) {
+    return transfer(ctx, buffer, offset_bytes, bytes, (void *)src, 1, CL_TRUE);
 }
 
 clnet_status clnet_buffer_read(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
                                size_t bytes, void *dst) {
-    if (!ctx || !buffer || (!dst && bytes > 0))
-        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
-                          "clnet_buffer_read: ctx, buffer and dst must not be NULL");
-    if (bytes == 0)
-        return CLNET_STATUS_OK;
-    CLNET_TRY(check_region("reading a buffer", buffer, offset_bytes, bytes));
-    cl_int err = clEnqueueReadBuffer(ctx->queue, buffer, CL_TRUE, offset_bytes, bytes, dst, 0,
-                                     NULL, NULL);
-    if (err != CL_SUCCESS)
-        return clnet_fail(enqueue_status(err), "reading %zu bytes at offset %zu from %s failed: %s",
-                          bytes, offset_bytes, ctx->info.name, clnet_cl_error_name(err));
-    return CLNET_STATUS_OK;
+    return transfer(ctx, buffer, offset_bytes, bytes, dst, 0, CL_TRUE);
+}
+
+clnet_status clnet_buffer_write_queued(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
+                                       size_t bytes, const void *src) {
+    return transfer(ctx, buffer, offset_bytes, bytes, (void *)src, 1, CL_FALSE);
+}
+
+clnet_status clnet_buffer_read_queued(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
+                                      size_t bytes, void *dst) {
+    return transfer(ctx, buffer, offset_bytes, bytes, dst, 0, CL_FALSE);
 }
 
 clnet_status clnet_buffer_fill(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,

@@ -62,6 +62,14 @@ clnet_status clnet_buffer_write(clnet_context *ctx, cl_mem buffer, size_t offset
                                 size_t bytes, const void *src);
 clnet_status clnet_buffer_read(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
                                size_t bytes, void *dst);
+/* Queued transfers: they take their place in the in-order queue and
+ * return at once, so that the host does not wait for the device between
+ * commands. The host memory must stay as it is (src) or untouched (dst)
+ * until clnet_context_finish() returns. */
+clnet_status clnet_buffer_write_queued(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
+                                       size_t bytes, const void *src);
+clnet_status clnet_buffer_read_queued(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
+                                      size_t bytes, void *dst);
 /* Fills a buffer region with one float value (used to poison outputs). */
 clnet_status clnet_buffer_fill(clnet_context *ctx, cl_mem buffer, size_t offset_bytes,
                                size_t bytes, float value);

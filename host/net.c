@@ -207,22 +207,24 @@ static clnet_status reserve(clnet_net *net, int batch) {
     return CLNET_STATUS_OK;
 }
 
-/* Moves batch images of tensor t between the host and the arena; a slice
- * of a concatenation is strided, so it moves image by image. */
+/* Queues the move of batch images of tensor t between the host and the
+ * arena (the run waits for the queue at its end, so the host does not wait
+ * between commands); a slice of a concatenation is strided, so it moves
+ * image by image. */
 static clnet_status transfer(clnet_net *net, int t, int batch, float *host, int to_device) {
     clnet_dview v = view_of(net, t, batch);
     size_t size = clnet_shape_size(net->graph->nodes[t].shape);
     size_t bytes = size * sizeof(float);
     if ((size_t)v.batch_stride == size) {
         size_t offset = (size_t)v.offset * sizeof(float);
-        return to_device ? clnet_buffer_write(net->ctx, v.buf, offset, bytes * batch, host)
-                         : clnet_buffer_read(net->ctx, v.buf, offset, bytes * batch, host);
+        return to_device ? clnet_buffer_write_queued(net->ctx, v.buf, offset, bytes * batch, host)
+                         : clnet_buffer_read_queued(net->ctx, v.buf, offset, bytes * batch, host);
     }
     for (int n = 0; n < batch; n++) {
         size_t offset = ((size_t)v.offset + (size_t)n * v.batch_stride) * sizeof(float);
         float *image = host + (size_t)n * size;
-        CLNET_TRY(to_device ? clnet_buffer_write(net->ctx, v.buf, offset, bytes, image)
-                            : clnet_buffer_read(net->ctx, v.buf, offset, bytes, image));
+        CLNET_TRY(to_device ? clnet_buffer_write_queued(net->ctx, v.buf, offset, bytes, image)
+                            : clnet_buffer_read_queued(net->ctx, v.buf, offset, bytes, image));
     }
     return CLNET_STATUS_OK;
 }
@@ -300,6 +302,9 @@ static clnet_status run_step(clnet_net *net, clnet_step *s, int batch) {
                       (int)s->kind);
 }
 
+static clnet_status run_passes(clnet_net *net, int batch, int pass, const float *const *inputs,
+                               float *const *outputs);
+
 clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs,
                            float *const *outputs) {
     if (!net || !inputs || !outputs)
@@ -320,6 +325,24 @@ clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs
     CLNET_TRY(reserve(net, pass));
     for (int i = 0; i < net->n_steps; i++)
         clnet_events_clear(&net->steps[i].events);
+    clnet_status st = run_passes(net, batch, pass, inputs, outputs);
+    if (st != CLNET_STATUS_OK) {
+        /* Queued transfers may still use the caller's arrays: let them end
+         * before returning, keeping the message of the failure. */
+        clFinish(net->ctx->queue);
+        return st;
+    }
+    CLNET_TRY(clnet_context_finish(net->ctx));
+    if (net->ctx->profiling)
+        for (int i = 0; i < net->n_steps; i++)
+            net->steps[i].last_ms = clnet_events_ms(&net->steps[i].events);
+    return CLNET_STATUS_OK;
+}
+
+/* Queues every pass of a batch: uploads, steps and read-backs. */
+static clnet_status run_passes(clnet_net *net, int batch, int pass, const float *const *inputs,
+                               float *const *outputs) {
+    const clnet_graph *g = net->graph;
     /* Pass after pass over the same arena: the in-order queue lets a
      * pass's uploads start only once the previous pass's steps are done. */
     for (int n0 = 0; n0 < batch; n0 += pass) {
@@ -349,10 +372,6 @@ clnet_status clnet_net_run(clnet_net *net, int batch, const float *const *inputs
             CLNET_TRY(transfer(net, g->outputs[i], images, outputs[i] + (size_t)n0 * size, 0));
         }
     }
-    CLNET_TRY(clnet_context_finish(net->ctx));
-    if (net->ctx->profiling)
-        for (int i = 0; i < net->n_steps; i++)
-            net->steps[i].last_ms = clnet_events_ms(&net->steps[i].events);
     return CLNET_STATUS_OK;
 }
 
