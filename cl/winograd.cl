@@ -598,7 +598,7 @@ __kernel void winograd_output(__global const float *mm, int m_off, __global floa
  * one work-item per work-group. */
 
 #ifndef CO_BLOCK
-#define CO_BLOCK 8 /* output channels per pass: CO_BLOCK accumulator vectors */
+#define CO_BLOCK 8 /* output channels per pass: CO_BLOCK accumulator vectors (host: 8 or 12) */
 #endif
 
 __kernel void winograd_fused(__global const float *in, int in_off, int in_bstride,

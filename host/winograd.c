@@ -17,8 +17,25 @@
 #define CHUNK_FLOATS (1024 * 1024)
 
 /* Output channels per pass of the fused kernel (its CO_BLOCK): the fused
- * filter layout pads out_c to a multiple of it. */
-#define FUSED_CO_BLOCK 8
+ * filter layout pads out_c to a multiple of it, and the padding's zero
+ * filters are computed and thrown away. 8 accumulator vectors keep the
+ * FMA units busy; 12 (14 of AVX2's 16 registers with the input vector and
+ * the broadcast filter value) serve out_c that 12 divides better, such as
+ * DenseNet's growth rate of 12, where 8 would compute 16 channels. */
+#define FUSED_CO_BLOCK      8
+#define FUSED_CO_BLOCK_WIDE 12
+
+static size_t round_up(int n, int block) {
+    return ((size_t)n + (size_t)block - 1) / (size_t)block * (size_t)block;
+}
+
+/* The fused kernel's CO_BLOCK for a layer: the one that pads out_c least,
+ * FUSED_CO_BLOCK on a tie. */
+static int fused_co_block(int out_c) {
+    return round_up(out_c, FUSED_CO_BLOCK_WIDE) < round_up(out_c, FUSED_CO_BLOCK)
+               ? FUSED_CO_BLOCK_WIDE
+               : FUSED_CO_BLOCK;
+}
 
 /* Work-items per compute unit below which the fused kernel splits the
  * output channels between work-items (small images at batch 1), so that
@@ -89,18 +106,19 @@ int clnet_conv2d_winograd_fuses(const clnet_context *ctx, const clnet_conv_geome
 }
 
 static size_t fused_stride(int out_c) {
-    return ((size_t)out_c + FUSED_CO_BLOCK - 1) / FUSED_CO_BLOCK * FUSED_CO_BLOCK;
+    return round_up(out_c, fused_co_block(out_c));
 }
 
 /* Where U's value for output channel o, input channel i and point xi lies
- * in the fused kernel's layout [out_c / FUSED_CO_BLOCK][alpha^2][in_c]
- * [FUSED_CO_BLOCK]: a work-item's pass over one block of output channels
- * reads its filters as one contiguous stream, which the CPU's prefetchers
- * follow, every cache line used whole. */
-static size_t fused_index(int alpha, int in_c, int o, int i, size_t xi) {
-    size_t block = (size_t)(o / FUSED_CO_BLOCK);
-    return ((block * (size_t)(alpha * alpha) + xi) * (size_t)in_c + (size_t)i) * FUSED_CO_BLOCK +
-           (size_t)(o % FUSED_CO_BLOCK);
+ * in the fused kernel's layout [out_c / co_block][alpha^2][in_c][co_block]:
+ * a work-item's pass over one block of output channels reads its filters
+ * as one contiguous stream, which the CPU's prefetchers follow, every
+ * cache line used whole. */
+static size_t fused_index(int alpha, int in_c, int co_block, int o, int i, size_t xi) {
+    size_t block = (size_t)(o / co_block);
+    return ((block * (size_t)(alpha * alpha) + xi) * (size_t)in_c + (size_t)i) *
+               (size_t)co_block +
+           (size_t)(o % co_block);
 }
 
 size_t clnet_winograd_filter_floats(const clnet_conv_geometry *g, int tile, int fused) {
@@ -114,6 +132,7 @@ void clnet_winograd_transform_filters(int tile, int fused, int out_c, int in_c,
     const int alpha = tile + 2;
     const double *gm = tile == 2 ? &g2[0][0] : &g4[0][0];
     const size_t stride = fused ? fused_stride(out_c) : (size_t)out_c;
+    const int co_block = fused_co_block(out_c);
     const size_t plane = stride * (size_t)in_c;
     if (fused)
         for (size_t i = 0; i < (size_t)alpha * alpha * plane; i++)
@@ -132,7 +151,7 @@ void clnet_winograd_transform_filters(int tile, int fused, int out_c, int in_c,
                     double sum = t[r][0] * gm[c * 3] + t[r][1] * gm[c * 3 + 1] +
                                  t[r][2] * gm[c * 3 + 2];
                     size_t xi = (size_t)(r * alpha + c);
-                    size_t at = fused ? fused_index(alpha, in_c, o, i, xi)
+                    size_t at = fused ? fused_index(alpha, in_c, co_block, o, i, xi)
                                       : xi * plane + (size_t)o * in_c + (size_t)i;
                     u[at] = (float)sum;
                 }
@@ -373,9 +392,10 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
                           "indexing", op, batch, tiles_h, tiles_w);
     const int cols = batch * tiles_h * tiles_w;
     const int per_item = tiles_per_item(ctx);
+    const int co_block = fused_co_block(g->out_c);
     char options[128];
     program_options(options, sizeof options, tile, per_item, parts.pre_scale != NULL,
-                    parts.residual.buf != NULL, FUSED_CO_BLOCK);
+                    parts.residual.buf != NULL, co_block);
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_fused", &kernel));
     /* Output channels per work-item: all, unless the tiles alone give
@@ -383,11 +403,11 @@ clnet_status clnet_conv2d_winograd_fused(clnet_context *ctx, const clnet_conv_ge
     const size_t items = (size_t)(cols + per_item - 1) / (size_t)per_item;
     const size_t want =
         (size_t)FUSED_ITEMS_PER_UNIT * (ctx->info.compute_units ? ctx->info.compute_units : 1);
-    const int co_blocks = (int)fused_stride(g->out_c) / FUSED_CO_BLOCK;
+    const int co_blocks = (int)fused_stride(g->out_c) / co_block;
     int groups = items >= want ? 1 : (int)((want + items - 1) / items);
     if (groups > co_blocks)
         groups = co_blocks;
-    const int co_per_item = (co_blocks + groups - 1) / groups * FUSED_CO_BLOCK;
+    const int co_per_item = (co_blocks + groups - 1) / groups * co_block;
     groups = (g->out_c + co_per_item - 1) / co_per_item;
     int has_bias = bias != NULL;
     clnet_kernel_arg args[] = {
@@ -439,9 +459,9 @@ clnet_status clnet_conv2d_winograd_build_variants(clnet_context *ctx) {
          * combination of the two. */
         if (ctx->info.type != CLNET_DEVICE_TYPE_CPU)
             continue;
-        for (int parts = 0; parts < 4; parts++) {
+        for (int parts = 0; parts < 8; parts++) {
             program_options(options, sizeof options, tile, per_item, parts & 1, parts & 2,
-                            FUSED_CO_BLOCK);
+                            parts & 4 ? FUSED_CO_BLOCK_WIDE : FUSED_CO_BLOCK);
             CLNET_TRY(clnet_context_kernel(ctx, "winograd", options, "winograd_fused", &kernel));
         }
     }
