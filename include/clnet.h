@@ -533,9 +533,11 @@ typedef struct clnet_net_options {
     int poison_activations;
     /* Images per pass through the network: a larger batch runs as passes
      * of this many images one after another over the memory of one pass.
-     * 0 (default): the whole batch, unless its activations would exceed
-     * one device buffer or the 2^31 floats of the kernels' indexing, then
-     * the most images that fit; a positive value fixes it. */
+     * 0 (default): the device's choice: on CPUs passes of up to 32 images
+     * within 32 MiB of activations, so that they stay in the caches; on
+     * other devices the whole batch; on all, no more images than fit one
+     * device buffer and the 2^31 floats of the kernels' indexing. A
+     * positive value fixes it. */
     int batch_chunk;
 } clnet_net_options;
 clnet_net_options clnet_net_options_default(void);
