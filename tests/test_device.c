@@ -417,6 +417,22 @@ static void buffer_write_read_round_trips(void **state) {
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL,
                clnet_buffer_write(ctx, buffer, 0, 4, NULL));
     TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL, clnet_buffer_read(NULL, buffer, 0, 4, dst));
+
+    /* Queued transfers keep their order in the queue: the read sees the
+     * write before it, and the data is there once the queue is done. */
+    float *back = test_alloc_poisoned(N);
+    TEST_OK(clnet_buffer_write_queued(ctx, buffer, 0, N * sizeof(float), dst));
+    TEST_OK(clnet_buffer_write_queued(ctx, buffer, 8, 100 * sizeof(float), src + 300));
+    TEST_OK(clnet_buffer_read_queued(ctx, buffer, 0, N * sizeof(float), back));
+    TEST_OK(clnet_context_finish(ctx));
+    assert_memory_equal(back, dst, 2 * sizeof(float));
+    assert_memory_equal(back + 2, src + 300, 100 * sizeof(float));
+    assert_memory_equal(back + 102, dst + 102, (N - 102) * sizeof(float));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, "outside",
+               clnet_buffer_read_queued(ctx, buffer, 4, N * sizeof(float), back));
+    TEST_FAILS(CLNET_STATUS_INVALID_ARGUMENT, NULL,
+               clnet_buffer_write_queued(ctx, buffer, 0, 4, NULL));
+    free(back);
     clnet_buffer_release(buffer);
     clnet_buffer_release(NULL);
 
