@@ -6,6 +6,7 @@
 #include "kernels.h"
 #include "log.h"
 
+#include <clblast_c.h>
 #include <cjson/cJSON.h>
 
 #include <errno.h>
@@ -29,6 +30,11 @@
 #define MAX_BATCH    (1 << 20)
 #define MAX_MS       1e9
 #define WHY_CAPACITY 512
+/* Limits of the "clblast" section: kernels, parameters per kernel (CLBlast's
+ * Xgemm has 16), and the largest parameter value. */
+#define MAX_CLBLAST_KERNELS 64
+#define MAX_CLBLAST_PARAMS  32
+#define MAX_CLBLAST_VALUE   (1 << 16)
 
 typedef struct tuning_entry {
     clnet_conv_geometry geom;
@@ -43,6 +49,11 @@ struct clnet_tuning {
     char source[CLNET_PATH_CAPACITY]; /* file loaded from, "" if none */
     int count, capacity;
     tuning_entry *entries;
+    /* The file's "clblast" section, checked, kept to be written back:
+     * CLBlast kernel name -> {parameter: value}, single precision. NULL if
+     * none. */
+    cJSON *clblast;
+    int clblast_applied; /* kernels whose parameters CLBlast accepted */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -73,6 +84,7 @@ void clnet_tuning_free(clnet_tuning *tuning) {
     if (!tuning)
         return;
     free(tuning->entries);
+    cJSON_Delete(tuning->clblast);
     free(tuning);
 }
 
@@ -505,6 +517,84 @@ static int line_of(const char *text, size_t offset) {
     return line;
 }
 
+/* Checks the optional "clblast" section: an object of at most
+ * MAX_CLBLAST_KERNELS kernel names, each an object of at most
+ * MAX_CLBLAST_PARAMS parameter names with integer values from 0 to
+ * MAX_CLBLAST_VALUE. Whether CLBlast knows the names is its own check,
+ * when the parameters are applied. */
+static int check_clblast(const cJSON *section, char *why) {
+    if (!cJSON_IsObject(section)) {
+        snprintf(why, WHY_CAPACITY, "\"clblast\" is not an object of kernels");
+        return 0;
+    }
+    if (cJSON_GetArraySize(section) > MAX_CLBLAST_KERNELS) {
+        snprintf(why, WHY_CAPACITY, "\"clblast\" names %d kernels, more than %d",
+                 cJSON_GetArraySize(section), MAX_CLBLAST_KERNELS);
+        return 0;
+    }
+    const cJSON *kernel = NULL;
+    cJSON_ArrayForEach(kernel, section) {
+        if (!cJSON_IsObject(kernel) || cJSON_GetArraySize(kernel) < 1 ||
+            cJSON_GetArraySize(kernel) > MAX_CLBLAST_PARAMS) {
+            snprintf(why, WHY_CAPACITY,
+                     "\"clblast\" kernel \"%.64s\" is not an object of 1 to %d parameters",
+                     kernel->string, MAX_CLBLAST_PARAMS);
+            return 0;
+        }
+        const cJSON *param = NULL;
+        cJSON_ArrayForEach(param, kernel) {
+            int value;
+            if (!json_int(param, 0, MAX_CLBLAST_VALUE, &value)) {
+                snprintf(why, WHY_CAPACITY,
+                         "\"clblast\" kernel \"%.64s\": parameter \"%.64s\" is not an integer "
+                         "from 0 to %d",
+                         kernel->string, param->string, MAX_CLBLAST_VALUE);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Hands the table's CLBlast parameters to CLBlast for ctx's device (they
+ * take effect when each kernel is next compiled); a kernel that CLBlast
+ * refuses (an unknown name, a missing or unknown parameter) is skipped
+ * with a warning naming it. */
+static void apply_clblast(const clnet_context *ctx, clnet_tuning *t) {
+    t->clblast_applied = 0;
+    const cJSON *kernel = NULL;
+    cJSON_ArrayForEach(kernel, t->clblast) {
+        const char *names[MAX_CLBLAST_PARAMS];
+        size_t values[MAX_CLBLAST_PARAMS];
+        size_t n = 0;
+        const cJSON *param = NULL;
+        cJSON_ArrayForEach(param, kernel) {
+            names[n] = param->string;
+            values[n] = (size_t)param->valuedouble;
+            n++;
+        }
+        CLBlastStatusCode st = CLBlastOverrideParameters(ctx->device, kernel->string,
+                                                         CLBlastPrecisionSingle, n, names, values);
+        if (st == CLBlastSuccess)
+            t->clblast_applied++;
+        else
+            clnet_log(CLNET_LOG_WARN, "tuning",
+                      "%s: CLBlast refused the parameters of kernel '%s' (status %d%s); it "
+                      "keeps its own",
+                      t->source, kernel->string, (int)st,
+                      st == CLBlastMissingOverrideParameter ? ": parameters missing"
+                      : st == CLBlastInvalidOverrideKernel  ? ": unknown kernel"
+                                                            : "");
+    }
+    if (t->clblast_applied > 0)
+        clnet_log(CLNET_LOG_INFO, "tuning", "%s: CLBlast parameters of %d kernel%s applied",
+                  t->source, t->clblast_applied, t->clblast_applied == 1 ? "" : "s");
+}
+
+int clnet_tuning_clblast_kernels(const clnet_context *ctx) {
+    return ctx && ctx->tuning ? ctx->tuning->clblast_applied : 0;
+}
+
 /* Reads and checks the table at path for ctx; *out is a new table on
  * LOAD_OK. why receives the reason of any other result but LOAD_MISSING. */
 static load_result read_table(const clnet_context *ctx, const char *path, clnet_tuning **out,
@@ -547,8 +637,15 @@ static load_result read_table(const clnet_context *ctx, const char *path, clnet_
                  cJSON_GetArraySize(entries), MAX_ENTRIES);
         result = LOAD_MALFORMED;
     }
+    const cJSON *clblast = cJSON_GetObjectItemCaseSensitive(root, "clblast");
+    if (result == LOAD_OK && clblast && !check_clblast(clblast, why))
+        result = LOAD_MALFORMED;
     clnet_tuning *t = result == LOAD_OK ? table_new() : NULL;
     if (result == LOAD_OK && !t) {
+        snprintf(why, WHY_CAPACITY, "out of memory");
+        result = LOAD_UNREADABLE;
+    }
+    if (result == LOAD_OK && clblast && !(t->clblast = cJSON_Duplicate(clblast, 1))) {
         snprintf(why, WHY_CAPACITY, "out of memory");
         result = LOAD_UNREADABLE;
     }
@@ -600,6 +697,7 @@ clnet_status clnet_tuning_load(clnet_context *ctx, const char *path) {
     case LOAD_OK:
         clnet_tuning_free(ctx->tuning);
         ctx->tuning = t;
+        apply_clblast(ctx, t);
         return CLNET_STATUS_OK;
     case LOAD_MISSING:
         return clnet_fail(CLNET_STATUS_NOT_FOUND, "tuning file '%s' does not exist", path);
@@ -635,6 +733,7 @@ void clnet_tuning_open(clnet_context *ctx) {
         ctx->tuning = t;
         clnet_log(CLNET_LOG_INFO, "tuning", "%s: %d convolution shape%s tuned for %s", path,
                   t->count, t->count == 1 ? "" : "s", ctx->info.name);
+        apply_clblast(ctx, t);
         break;
     case LOAD_MISSING:
         /* The usual case before `clnet tune`: the built-in rule applies. */
@@ -738,6 +837,13 @@ static int write_table(FILE *f, const clnet_context *ctx) {
     for (size_t i = 0; ok && i < sizeof header / sizeof header[0]; i++)
         ok = fprintf(f, "  \"%s\": ", header[i].key) > 0 && put_json_string(f, header[i].value) &&
              fputs(",\n", f) >= 0;
+    if (ok && t && t->clblast) {
+        /* Written back as read, so that tuning again keeps hand-set
+         * CLBlast parameters. */
+        char *text = cJSON_PrintUnformatted(t->clblast);
+        ok = text && fprintf(f, "  \"clblast\": %s,\n", text) > 0;
+        cJSON_free(text);
+    }
     ok = ok && fputs("  \"entries\": [", f) >= 0;
     for (int i = 0; ok && i < count; i++) {
         char *text = entry_text(&t->entries[i]);

@@ -625,6 +625,10 @@ typedef struct clnet_tuning_entry {
 int clnet_tuning_entry_count(const clnet_context *ctx);
 clnet_status clnet_tuning_entry_at(const clnet_context *ctx, int index, clnet_tuning_entry *out);
 const char *clnet_tuning_source(const clnet_context *ctx);
+/* Kernels whose parameters, from the table's "clblast" section, CLBlast
+ * accepted for the context's device (0 without a table or section; see
+ * docs/tuning.md). */
+int clnet_tuning_clblast_kernels(const clnet_context *ctx);
 
 /* The file a context of this device loads and clnet_tuning_save(ctx, NULL)
  * writes: CLNET_TUNING_FILE if set, else the default path above. Fails with

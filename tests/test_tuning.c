@@ -600,6 +600,85 @@ static void malformed_tables_are_ignored_with_a_message(void **state) {
     clnet_context_destroy(ctx);
 }
 
+/* A table file for ctx's device with `clblast` (the text of a JSON value)
+ * as its "clblast" section and no entries. */
+static void write_clblast_table(const char *path, const clnet_context *ctx, const char *clblast) {
+    char *rest = table_text(ctx, "");
+    assert_true(rest[0] == '{');
+    size_t size = strlen(rest) + strlen(clblast) + 32;
+    char *text = malloc(size);
+    assert_non_null(text);
+    int n = snprintf(text, size, "{\"clblast\": %s,%s", clblast, rest + 1);
+    assert_true(n > 0 && (size_t)n < size);
+    test_write_file(path, text, (size_t)n);
+    free(text);
+    free(rest);
+}
+
+/* The "clblast" section hands kernel parameters to CLBlast as a context
+ * opens: a complete set is applied, an unknown kernel or an incomplete set
+ * is refused by CLBlast with a warning naming it, GEMMs through CLBlast
+ * stay correct, saving keeps the section, and a malformed section makes the
+ * whole file malformed. */
+static void clblast_parameters_in_the_table_reach_clblast(void **state) {
+    (void)state;
+    clnet_context *ctx = open_with_table(missing_table(), NULL);
+    const char *direct = "\"XgemmDirect\": {\"KWID\": 2, \"MDIMAD\": 8, \"MDIMCD\": 8, "
+                         "\"NDIMBD\": 8, \"NDIMCD\": 8, \"PADA\": 1, \"PADB\": 1, \"VWMD\": 2, "
+                         "\"VWND\": 2, \"WGD\": 32}";
+    char section[512];
+    snprintf(section, sizeof section,
+             "{%s, \"NoSuchKernel\": {\"KWG\": 16}, \"Xgemm\": {\"KWG\": 16}}", direct);
+    const char *path = test_scratch_path("clblast.json");
+    write_clblast_table(path, ctx, section);
+
+    char *log = NULL;
+    clnet_context *opened = open_with_table(path, &log);
+    assert_int_equal(clnet_tuning_clblast_kernels(opened), 1);
+    if (!strstr(log, "NoSuchKernel") || !strstr(log, "'Xgemm'") || !strstr(log, "refused"))
+        fail_msg("opening logged: %s", log);
+    free(log);
+
+    /* A 1x1 convolution through CLBlast, compiled with the parameters. */
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *conv;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, "in", 9, 7, 5, &x));
+    clnet_conv2d_desc d = clnet_conv2d_defaults(11, 1);
+    TEST_OK(clnet_layer_conv2d(g, "pointwise", &d, &conv));
+    TEST_OK(clnet_layer_call1(conv, x, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    TEST_OK(clnet_graph_init_weights(g, 5));
+    clnet_net_options o = clnet_net_options_default();
+    o.gemm_backend = CLNET_GEMM_CLBLAST;
+    clnet_net *net;
+    TEST_OK(clnet_net_create(opened, g, &o, &net));
+    check_net(net, g, 3, 17);
+    clnet_net_destroy(net);
+    clnet_graph_destroy(g);
+
+    /* Saved and loaded again, the section is still there. */
+    const char *saved = test_scratch_path("clblast-saved.json");
+    TEST_OK(clnet_tuning_save(opened, saved));
+    TEST_OK(clnet_tuning_load(ctx, saved));
+    assert_int_equal(clnet_tuning_clblast_kernels(ctx), 1);
+    clnet_context_destroy(opened);
+
+    static const char *const bad[] = {
+        "[1]", "{\"Xgemm\": 3}", "{\"Xgemm\": {}}", "{\"Xgemm\": {\"KWG\": -1}}",
+        "{\"Xgemm\": {\"KWG\": 1.5}}", "{\"Xgemm\": {\"KWG\": \"16\"}}",
+        "{\"Xgemm\": {\"KWG\": 1e12}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_clblast_table(path, ctx, bad[i]);
+        clnet_status st = clnet_tuning_load(ctx, path);
+        if (st != CLNET_STATUS_FORMAT_ERROR || !strstr(clnet_last_error(), "clblast"))
+            fail_msg("section %s: %s: %s", bad[i], clnet_status_string(st), clnet_last_error());
+    }
+    clnet_context_destroy(ctx);
+}
+
 static void missing_table_is_silent_and_tuning_can_be_turned_off(void **state) {
     (void)state;
     char *log = NULL;
@@ -1005,6 +1084,7 @@ int main(void) {
         cmocka_unit_test(default_file_lives_in_the_cache_folder),
         cmocka_unit_test(table_of_another_device_driver_platform_or_version_is_ignored),
         cmocka_unit_test(malformed_tables_are_ignored_with_a_message),
+        cmocka_unit_test(clblast_parameters_in_the_table_reach_clblast),
         cmocka_unit_test(missing_table_is_silent_and_tuning_can_be_turned_off),
         cmocka_unit_test(tuned_algorithm_replaces_the_default_rule),
         cmocka_unit_test(tuned_algorithm_that_cannot_run_the_shape_is_ignored),

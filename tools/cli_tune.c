@@ -124,6 +124,7 @@ static int show_table(clnet_context *ctx, const char *path, const char *load_err
         if (load_error)
             json_str(j, "ignored", load_error);
         json_bool(j, "loading_disabled", disabled);
+        json_u64(j, "clblast_kernels", (uint64_t)clnet_tuning_clblast_kernels(ctx));
         json_open(j, "entries", '[');
         for (int i = 0; i < n; i++) {
             clnet_tuning_entry e;
@@ -152,6 +153,10 @@ static int show_table(clnet_context *ctx, const char *path, const char *load_err
         printf("File       %s (%d shape%s)\n", path, n, n == 1 ? "" : "s");
     if (disabled)
         printf("           CLNET_TUNING=0: contexts do not load it\n");
+    int clblast = clnet_tuning_clblast_kernels(ctx);
+    if (clblast > 0)
+        printf("CLBlast    parameters of %d kernel%s handed to CLBlast\n", clblast,
+               clblast == 1 ? "" : "s");
     if (n == 0)
         return RC_OK;
 
