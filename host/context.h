@@ -33,6 +33,12 @@ struct clnet_context {
     /* Algorithms measured fastest per convolution shape on this device
      * (tuning.h); NULL when none are known. */
     clnet_tuning *tuning;
+    /* The tuner's hooks on clnet's own GEMM kernels (tune.c): a
+     * configuration every call uses (NULL: the table's choice for the
+     * call's shape, else the device's default), and a recorder of the
+     * calls made (NULL: none). */
+    const struct clnet_gemm_config *gemm_force;
+    struct clnet_gemm_recorder *gemm_record;
 };
 
 /* Fills the device_info of a cl_device_id (used by listing and by open). */

@@ -128,7 +128,7 @@ clnet_status clnet_device_query(cl_platform_id platform, cl_device_id device, in
     /* Numeric properties every OpenCL 1.2 device reports; a failure here
      * means the driver is broken, not that the value is unknown. */
     cl_device_type type = 0;
-    cl_uint compute_units = 0, clock_mhz = 0;
+    cl_uint compute_units = 0, clock_mhz = 0, float_width = 0;
     cl_ulong global_mem = 0, local_mem = 0, max_alloc = 0;
     size_t max_wg = 0;
     cl_bool compiler = CL_FALSE;
@@ -150,6 +150,8 @@ clnet_status clnet_device_query(cl_platform_id platform, cl_device_id device, in
         {CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, "CL_DEVICE_MAX_WORK_GROUP_SIZE"},
         {CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler,
          "CL_DEVICE_COMPILER_AVAILABLE"},
+        {CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof float_width, &float_width,
+         "CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT"},
     };
     for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
         cl_int err = clGetDeviceInfo(device, numeric[i].param, numeric[i].size, numeric[i].value,
@@ -168,6 +170,7 @@ clnet_status clnet_device_query(cl_platform_id platform, cl_device_id device, in
     out->max_alloc_bytes = max_alloc;
     out->max_work_group_size = max_wg;
     out->has_compiler = compiler == CL_TRUE;
+    out->native_float_width = float_width;
 
     /* Half and double precision: the extensions are the portable signal;
      * OpenCL 1.2 devices may instead report double support only through a

@@ -2,46 +2,55 @@
  * a prologue on B): clnet's kernels (cl/gemm.cl) or CLBlast's
  * strided-batched SGEMM followed by cl/elementwise.cl's bias_relu. */
 #include "kernels.h"
+#include "tuning.h"
 
 #include <clblast_c.h>
 #include <assert.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define OP "gemm"
 
-/* Tile shapes of cl/gemm.cl's gemm_tiled (see its defines), tried in order
- * until one fits the device's work-group limit. GPUs: 64x64 tiles over 256
- * work-items of 4x4 results amortise the local memory traffic. */
-typedef struct gemm_tiles {
-    int tile_m, tile_n, tile_k, wpt_m, vw;
-} gemm_tiles;
-static const gemm_tiles gpu_tiles[] = {
-    {64, 64, 16, 4, 4},
-    {32, 32, 16, 4, 4},
-    {8, 8, 8, 2, 2},
+/* Candidate tile shapes of cl/gemm.cl's gemm_tiled (see its defines):
+ * {tile_m, tile_n, tile_k, wpt_m, vw}. The default is the first whose
+ * work-group fits the device: on GPUs, 64x64 tiles over 256 work-items of
+ * 4x4 results amortise the local memory traffic; the smaller ones serve
+ * devices with smaller work-groups. The rest are for the tuner. */
+static const int gpu_tiles[][CLNET_GEMM_CONFIG_PARAMS] = {
+    {64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {8, 8, 8, 2, 2},   {64, 64, 16, 8, 4},
+    {32, 64, 16, 4, 4}, {64, 32, 16, 4, 4}, {128, 64, 16, 8, 4},
 };
-#define TILE_CHOICES 3
+#define GPU_TILE_CHOICES ((int)(sizeof gpu_tiles / sizeof gpu_tiles[0]))
 
-/* cl/gemm.cl's gemm_block on CPUs: register blocks of CPU_BLOCK_M rows by
- * CPU_BLOCK_N vectors of CPU_VW = 8 columns (one AVX register each): 12
- * accumulator registers of AVX2's 16, leaving room for the two B vectors
- * and the broadcast A value; a last block of at most CPU_TAIL_M rows uses
- * CPU_TAIL_M rows of registers. Each work-item first copies a slice of B
- * of at most CPU_PANEL_FLOATS floats into local memory. Measured on PoCL
- * (2 Zen 3 cores, AVX2) in GFLOP per CPU-second, so that other load on the
+/* Candidate register blockings of cl/gemm.cl's gemm_block on CPUs:
+ * {vw, block_m, block_n, tail_m}. Each work-item first copies a slice of B
+ * of at most CPU_PANEL_FLOATS floats into local memory.
+ *
+ * The default on CPUs with 8-float vectors (AVX2) is the first: blocks of
+ * 6 rows by 2 vectors of 8 columns, 12 accumulator registers of AVX2's 16,
+ * leaving room for the two B vectors and the broadcast A value; a last
+ * block of at most 4 rows uses 4 rows of registers. Measured on PoCL (2
+ * Zen 3 cores, AVX2) in GFLOP per CPU-second, so that other load on the
  * machine does not count, on the 1x1 convolutions of ResNet-56 v2 and
  * DenseNet-100 (M = 16 to 256, K = 16 to 342, N = 64 to 1024) at batch 32:
  * reading B in place, 6 x 2 x 8 blocks over 64 columns per work-item ran
  * 16-63 (N = 1024 worst: B's rows 4 KiB apart); copying B first ran
  * 1.1-1.8x faster on every shape with a panel of 16K or 32K floats (16K:
  * up to 10 % slower than 32K at N = 1024), the same with 64K; prefetching
- * the copy's rows 4 ahead gained up to 10 % more at K >= 120. */
-#define CPU_BLOCK_M      6
-#define CPU_BLOCK_N      2
-#define CPU_VW           8
-#define CPU_TAIL_M       4
-#define CPU_PANEL_FLOATS 32768
+ * the copy's rows 4 ahead gained up to 10 % more at K >= 120.
+ *
+ * The default on CPUs with 16-float vectors (AVX-512) is CPU_WIDE_DEFAULT:
+ * 8 rows by one vector of 16, 8 of the 32 registers. Timed alone by the
+ * tuner on 2 Zen 4 cores, it ran every 1x1 GEMM of ResNet-56 v2 at batch
+ * 32 1.09-1.75x faster than 8 x 6 x 2. The others are for the tuner. */
+static const int cpu_blocks[][4] = {
+    {8, 6, 2, 4}, {16, 8, 1, 4}, {16, 6, 2, 4}, {8, 4, 3, 4}, {8, 8, 1, 4}, {4, 6, 2, 4},
+};
+#define CPU_BLOCK_CHOICES ((int)(sizeof cpu_blocks / sizeof cpu_blocks[0]))
+#define CPU_WIDE_DEFAULT  1
+#define CPU_PANEL_FLOATS  32768
 /* When K is deeper than a panel holds with CPU_DEEP_STRIPS strips of
  * columns, gemm_block goes through K in steps of that depth, keeping the
  * partial sums in C. */
@@ -147,30 +156,150 @@ static clnet_status launch_gemm(clnet_context *ctx, cl_kernel kernel, const char
     return clnet_launch(ctx, kernel, name, n_common + n_extra, args, 3, global, local, events);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Configurations                                                           */
+
+clnet_gemm_kernel clnet_gemm_native_kernel(const clnet_context *ctx) {
+    return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? CLNET_GEMM_KERNEL_BLOCK
+                                                   : CLNET_GEMM_KERNEL_TILED;
+}
+
+static size_t tile_threads(const int *t) {
+    return (size_t)(t[0] / t[3]) * (size_t)(t[1] / t[4]);
+}
+
+int clnet_gemm_candidates(const clnet_context *ctx, clnet_gemm_kernel kernel,
+                          clnet_gemm_config *out, int capacity) {
+    int count = 0;
+    if (kernel == CLNET_GEMM_KERNEL_BLOCK) {
+        /* The device's default first, then the rest in their order. */
+        int first = ctx->info.native_float_width >= 16 ? CPU_WIDE_DEFAULT : 0;
+        for (int j = 0; j < CPU_BLOCK_CHOICES; j++, count++) {
+            int i = j == 0 ? first : j <= first ? j - 1 : j;
+            if (count >= capacity)
+                continue;
+            out[count].kernel = kernel;
+            memcpy(out[count].p, cpu_blocks[i], sizeof cpu_blocks[i]);
+            out[count].p[4] = 0;
+        }
+        return count;
+    }
+    for (int i = 0; i < GPU_TILE_CHOICES; i++) {
+        if (tile_threads(gpu_tiles[i]) > ctx->info.max_work_group_size)
+            continue;
+        if (count < capacity) {
+            out[count].kernel = kernel;
+            memcpy(out[count].p, gpu_tiles[i], sizeof gpu_tiles[i]);
+        }
+        count++;
+    }
+    return count;
+}
+
+int clnet_gemm_config_is_candidate(const clnet_context *ctx, const clnet_gemm_config *c) {
+    clnet_gemm_config all[GPU_TILE_CHOICES + CPU_BLOCK_CHOICES];
+    int n = clnet_gemm_candidates(ctx, c->kernel, all, (int)(sizeof all / sizeof all[0]));
+    for (int i = 0; i < n; i++)
+        if (memcmp(all[i].p, c->p, sizeof c->p) == 0)
+            return 1;
+    return 0;
+}
+
+void clnet_gemm_config_text(const clnet_gemm_config *c, char *buf, size_t size) {
+    if (c->kernel == CLNET_GEMM_KERNEL_BLOCK)
+        snprintf(buf, size, "block %dx%dx%d/%d", c->p[0], c->p[1], c->p[2], c->p[3]);
+    else
+        snprintf(buf, size, "tiled %dx%dx%d/%dx%d", c->p[0], c->p[1], c->p[2], c->p[3], c->p[4]);
+}
+
+int clnet_gemm_config_parse(const char *s, clnet_gemm_config *out) {
+    clnet_gemm_config c;
+    memset(&c, 0, sizeof c);
+    int used = 0;
+    if (sscanf(s, "block %dx%dx%d/%d%n", &c.p[0], &c.p[1], &c.p[2], &c.p[3], &used) == 4 &&
+        s[used] == '\0') {
+        c.kernel = CLNET_GEMM_KERNEL_BLOCK;
+    } else if (sscanf(s, "tiled %dx%dx%d/%dx%d%n", &c.p[0], &c.p[1], &c.p[2], &c.p[3], &c.p[4],
+                      &used) == 5 &&
+               s[used] == '\0') {
+        c.kernel = CLNET_GEMM_KERNEL_TILED;
+    } else {
+        return 0;
+    }
+    *out = c;
+    return 1;
+}
+
+/* The configuration of a call: the tuner's forced one, else the table's
+ * for the call's shape, else the device's default (for gemm_tiled on a
+ * device too small for every candidate, the smallest tiles). */
+static clnet_gemm_config config_for(const clnet_context *ctx, const clnet_gemm_key *key) {
+    clnet_gemm_config c;
+    if (ctx->gemm_force && ctx->gemm_force->kernel == key->kernel)
+        return *ctx->gemm_force;
+    if (clnet_tuning_gemm_config(ctx, key, &c))
+        return c;
+    if (clnet_gemm_candidates(ctx, key->kernel, &c, 1) == 0) {
+        c.kernel = key->kernel;
+        memcpy(c.p, gpu_tiles[2], sizeof c.p);
+    }
+    return c;
+}
+
+/* Build options and local-memory panel of a configuration on ctx. */
+static clnet_status config_options(const clnet_context *ctx, const clnet_gemm_config *c,
+                                   char *options, size_t size, int *panel_floats) {
+    if (c->kernel == CLNET_GEMM_KERNEL_TILED) {
+        snprintf(options, size, "-DTILE_M=%d -DTILE_N=%d -DTILE_K=%d -DWPT_M=%d -DVW=%d", c->p[0],
+                 c->p[1], c->p[2], c->p[3], c->p[4]);
+        *panel_floats = 0;
+        return CLNET_STATUS_OK;
+    }
+    /* Half the device's local memory at most (a GPU given this kernel has
+     * little), in whole rows of a strip. */
+    const int strip = c->p[2] * c->p[0];
+    unsigned long long local_floats = ctx->info.local_mem_bytes / sizeof(float) / 2;
+    int panel = local_floats < CPU_PANEL_FLOATS ? (int)local_floats : CPU_PANEL_FLOATS;
+    panel = panel / strip * strip;
+    if (panel < strip)
+        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
+                          OP ": the device's %llu bytes of local memory cannot hold a row of "
+                             "gemm_block's panel of B",
+                          (unsigned long long)ctx->info.local_mem_bytes);
+    snprintf(options, size, "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DTAIL_M=%d -DPANEL_FLOATS=%d",
+             c->p[1], c->p[2], c->p[0], c->p[3], panel);
+    *panel_floats = panel;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_gemm_build_config(clnet_context *ctx, const clnet_gemm_config *c) {
+    char options[160];
+    int panel_floats;
+    CLNET_TRY(config_options(ctx, c, options, sizeof options, &panel_floats));
+    cl_kernel kernel;
+    return clnet_context_kernel(ctx, "gemm", options,
+                                c->kernel == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled",
+                                &kernel);
+}
+
+/* ------------------------------------------------------------------------ */
+/* clnet's kernels                                                          */
+
 /* The GPU kernel: local-memory tiles. */
 static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
-                               clnet_events *events) {
-    const gemm_tiles *t = &gpu_tiles[TILE_CHOICES - 1];
-    for (int i = 0; i < TILE_CHOICES; i++) {
-        size_t threads = (size_t)(gpu_tiles[i].tile_m / gpu_tiles[i].wpt_m) *
-                         (size_t)(gpu_tiles[i].tile_n / gpu_tiles[i].vw);
-        if (threads <= ctx->info.max_work_group_size) {
-            t = &gpu_tiles[i];
-            break;
-        }
-    }
-
-    char options[128];
-    snprintf(options, sizeof options, "-DTILE_M=%d -DTILE_N=%d -DTILE_K=%d -DWPT_M=%d -DVW=%d",
-             t->tile_m, t->tile_n, t->tile_k, t->wpt_m, t->vw);
+                               const clnet_gemm_config *c, clnet_events *events) {
+    char options[160];
+    int unused;
+    CLNET_TRY(config_options(ctx, c, options, sizeof options, &unused));
     cl_kernel kernel;
     CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, "gemm_tiled", &kernel));
 
-    size_t threads_n = (size_t)(t->tile_n / t->vw);
-    size_t threads_m = (size_t)(t->tile_m / t->wpt_m);
+    const int tile_m = c->p[0], tile_n = c->p[1], wpt_m = c->p[3], vw = c->p[4];
+    size_t threads_n = (size_t)(tile_n / vw);
+    size_t threads_m = (size_t)(tile_m / wpt_m);
     size_t local[3] = {threads_n, threads_m, 1};
-    size_t global[3] = {(size_t)((p->n + t->tile_n - 1) / t->tile_n) * threads_n,
-                        (size_t)((p->m + t->tile_m - 1) / t->tile_m) * threads_m, (size_t)p->batch};
+    size_t global[3] = {(size_t)((p->n + tile_n - 1) / tile_n) * threads_n,
+                        (size_t)((p->m + tile_m - 1) / tile_m) * threads_m, (size_t)p->batch};
     int has_pre = p->pre_scale != NULL;
     clnet_kernel_arg extra[] = {CLNET_ARG(has_pre), CLNET_ARG(p->pre_relu)};
     return launch_gemm(ctx, kernel, "gemm_tiled", p, a_stride, 2, extra, global, local, events);
@@ -178,7 +307,7 @@ static clnet_status gemm_tiled(clnet_context *ctx, const clnet_gemm_args *p, int
 
 /* How gemm_block splits a GEMM over work-items (see cl/gemm.cl). */
 typedef struct block_split {
-    int group_rows;  /* rows of C per work-item, a multiple of CPU_BLOCK_M */
+    int group_rows;  /* rows of C per work-item, a multiple of block_m */
     int panel_cols;  /* columns per work-item, a multiple of the strip width */
     int panel_depth; /* rows of B packed per step of K */
     size_t global[3];
@@ -188,9 +317,9 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 /* The widest panels that fit panel_floats (all of K when that leaves
  * CPU_DEEP_STRIPS strips), narrowed, then split over rows, until there are
- * `wanted` work-groups or nothing left to split. */
-static block_split split_block(const clnet_gemm_args *p, int panel_floats, long wanted) {
-    const int strip = CPU_BLOCK_N * CPU_VW;
+ * `wanted` work-groups or nothing left to split; strip = block_n * vw. */
+static block_split split_block(const clnet_gemm_args *p, int block_m, int strip, int panel_floats,
+                               long wanted) {
     const int n_cols = ceil_div(p->n, strip) * strip;
     block_split s;
     s.panel_depth = p->k;
@@ -206,12 +335,12 @@ static block_split split_block(const clnet_gemm_args *p, int panel_floats, long 
         s.panel_cols -= strip;
         chunks = ceil_div(p->n, s.panel_cols);
     }
-    int row_blocks = ceil_div(p->m, CPU_BLOCK_M), groups = 1;
+    int row_blocks = ceil_div(p->m, block_m), groups = 1;
     if ((long)chunks * p->batch < wanted) {
         long more = (wanted + (long)chunks * p->batch - 1) / ((long)chunks * p->batch);
         groups = more < row_blocks ? (int)more : row_blocks;
     }
-    s.group_rows = ceil_div(row_blocks, groups) * CPU_BLOCK_M;
+    s.group_rows = ceil_div(row_blocks, groups) * block_m;
     s.global[0] = (size_t)ceil_div(p->m, s.group_rows);
     s.global[1] = (size_t)chunks;
     s.global[2] = (size_t)p->batch;
@@ -223,23 +352,10 @@ static block_split split_block(const clnet_gemm_args *p, int panel_floats, long 
  * makes PoCL compile the kernel once rather than once per group size). The
  * prologue, if any, picks one of the kernel's compile-time variants. */
 static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
-                               clnet_events *events) {
-    /* Half the device's local memory at most (a GPU given this kernel has
-     * little), in whole rows of a strip. */
-    const int strip = CPU_BLOCK_N * CPU_VW;
-    unsigned long long local_floats = ctx->info.local_mem_bytes / sizeof(float) / 2;
-    int panel_floats = local_floats < CPU_PANEL_FLOATS ? (int)local_floats : CPU_PANEL_FLOATS;
-    panel_floats = panel_floats / strip * strip;
-    if (panel_floats < strip)
-        return clnet_fail(CLNET_STATUS_UNSUPPORTED,
-                          OP ": the device's %llu bytes of local memory cannot hold a row of "
-                             "gemm_block's panel of B",
-                          (unsigned long long)ctx->info.local_mem_bytes);
-
+                               const clnet_gemm_config *c, clnet_events *events) {
     char options[160];
-    snprintf(options, sizeof options,
-             "-DBLOCK_M=%d -DBLOCK_N=%d -DVW=%d -DTAIL_M=%d -DPANEL_FLOATS=%d", CPU_BLOCK_M,
-             CPU_BLOCK_N, CPU_VW, CPU_TAIL_M, panel_floats);
+    int panel_floats;
+    CLNET_TRY(config_options(ctx, c, options, sizeof options, &panel_floats));
     const char *name = !p->pre_scale ? "gemm_block"
                        : p->pre_relu ? "gemm_block_pre_relu"
                                      : "gemm_block_pre";
@@ -247,11 +363,51 @@ static clnet_status gemm_block(clnet_context *ctx, const clnet_gemm_args *p, int
     CLNET_TRY(clnet_context_kernel(ctx, "gemm", options, name, &kernel));
 
     unsigned units = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    block_split s = split_block(p, panel_floats, (long)units * CPU_GROUPS_PER_UNIT);
+    block_split s = split_block(p, c->p[1], c->p[2] * c->p[0], panel_floats,
+                                (long)units * CPU_GROUPS_PER_UNIT);
     clnet_kernel_arg extra[] = {CLNET_ARG(s.group_rows), CLNET_ARG(s.panel_cols),
                                 CLNET_ARG(s.panel_depth)};
     size_t local[3] = {1, 1, 1};
     return launch_gemm(ctx, kernel, name, p, a_stride, 3, extra, s.global, local, events);
+}
+
+/* Enters a call into the tuner's recorder, once per distinct call. */
+static clnet_status record_call(clnet_gemm_recorder *r, const clnet_gemm_call *call) {
+    for (int i = 0; i < r->count; i++)
+        if (memcmp(&r->calls[i], call, sizeof *call) == 0)
+            return CLNET_STATUS_OK;
+    if (r->count == r->capacity) {
+        int capacity = r->capacity ? 2 * r->capacity : 32;
+        clnet_gemm_call *grown = realloc(r->calls, (size_t)capacity * sizeof *grown);
+        if (!grown)
+            return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, OP ": out of host memory recording calls");
+        r->calls = grown;
+        r->capacity = capacity;
+    }
+    r->calls[r->count++] = *call;
+    return CLNET_STATUS_OK;
+}
+
+/* clnet's own kernel for this device, in the configuration of the call. */
+static clnet_status gemm_clnet(clnet_context *ctx, const clnet_gemm_args *p, int a_stride,
+                               clnet_events *events) {
+    clnet_gemm_call call;
+    memset(&call, 0, sizeof call); /* compared bytewise when recorded */
+    call.key.kernel = clnet_gemm_native_kernel(ctx);
+    call.key.m = p->m;
+    call.key.n = p->n;
+    call.key.k = p->k;
+    call.key.batch = p->batch;
+    call.key.prologue = !p->pre_scale ? 0 : p->pre_relu ? 2 : 1;
+    call.bias = p->bias != NULL;
+    call.relu = p->relu != 0;
+    call.residual = p->residual != NULL;
+    call.a_strided = a_stride != 0;
+    if (ctx->gemm_record)
+        CLNET_TRY(record_call(ctx->gemm_record, &call));
+    clnet_gemm_config c = config_for(ctx, &call.key);
+    return call.key.kernel == CLNET_GEMM_KERNEL_BLOCK ? gemm_block(ctx, p, a_stride, &c, events)
+                                                      : gemm_tiled(ctx, p, a_stride, &c, events);
 }
 
 /* Whether the residual is C itself, element for element. */
@@ -325,9 +481,7 @@ static clnet_status gemm_run(clnet_context *ctx, clnet_gemm_backend backend,
     if (backend == CLNET_GEMM_AUTO)
         backend = clnet_gemm_auto_backend(ctx);
     switch (backend) {
-    case CLNET_GEMM_CLNET:
-        return ctx->info.type == CLNET_DEVICE_TYPE_CPU ? gemm_block(ctx, args, a_stride, events)
-                                                       : gemm_tiled(ctx, args, a_stride, events);
+    case CLNET_GEMM_CLNET: return gemm_clnet(ctx, args, a_stride, events);
     case CLNET_GEMM_CLBLAST: return gemm_clblast(ctx, args, a_stride, events);
     default:
         return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT, OP ": unknown backend %d", (int)backend);

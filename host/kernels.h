@@ -63,6 +63,64 @@ typedef struct clnet_gemm_args {
 clnet_status clnet_gemm(clnet_context *ctx, clnet_gemm_backend backend, const clnet_gemm_args *args,
                         clnet_events *events);
 
+/* How clnet's own GEMM kernels (cl/gemm.cl) split their work, one set of
+ * compile-time parameters per program build:
+ * - gemm_block (CPUs): p = {vw, block_m, block_n, tail_m, 0}: vectors of
+ *   vw floats, register blocks of block_m rows by block_n vectors, and
+ *   tail_m rows for a short last block of rows;
+ * - gemm_tiled (GPUs): p = {tile_m, tile_n, tile_k, wpt_m, vw}: tile_m x
+ *   tile_n tiles of C through tile_k-deep slices in local memory, wpt_m
+ *   rows of vw columns per work-item.
+ * Each device has a short list of candidates, its built-in default first
+ * (clnet_gemm_candidates); the tuner times them per GEMM shape and the
+ * tuning table keeps the fastest, which clnet_gemm then uses for calls of
+ * that shape. */
+typedef enum clnet_gemm_kernel { CLNET_GEMM_KERNEL_BLOCK, CLNET_GEMM_KERNEL_TILED } clnet_gemm_kernel;
+#define CLNET_GEMM_CONFIG_PARAMS 5
+typedef struct clnet_gemm_config {
+    clnet_gemm_kernel kernel;
+    int p[CLNET_GEMM_CONFIG_PARAMS];
+} clnet_gemm_config;
+
+/* What identifies a GEMM call to the tuning table: the kernel, the sizes,
+ * the batch and the prologue (0 none, 1 scale and shift, 2 with ReLU),
+ * which picks one of the kernel's compiled variants. */
+typedef struct clnet_gemm_key {
+    clnet_gemm_kernel kernel;
+    int m, n, k, batch, prologue;
+} clnet_gemm_key;
+
+/* A GEMM call as the tuner replays it: its key and what else it computed
+ * (bias, ReLU, a residual, one A per batch entry). */
+typedef struct clnet_gemm_call {
+    clnet_gemm_key key;
+    int bias, relu, residual, a_strided;
+} clnet_gemm_call;
+
+/* The calls clnet_gemm made while ctx->gemm_record pointed here, one per
+ * distinct call (growing as needed; free calls when done). */
+typedef struct clnet_gemm_recorder {
+    int count, capacity;
+    clnet_gemm_call *calls;
+} clnet_gemm_recorder;
+
+/* The kernel clnet's own backend runs on ctx's device. */
+clnet_gemm_kernel clnet_gemm_native_kernel(const clnet_context *ctx);
+/* The candidate configurations of `kernel` on ctx's device, the default
+ * first; stores at most capacity in out and returns how many there are. */
+int clnet_gemm_candidates(const clnet_context *ctx, clnet_gemm_kernel kernel,
+                          clnet_gemm_config *out, int capacity);
+/* Whether c is one of ctx's candidates, the only configurations a tuning
+ * table may name. */
+int clnet_gemm_config_is_candidate(const clnet_context *ctx, const clnet_gemm_config *c);
+/* c as text: "block 8x6x2/4" (vw x block_m x block_n / tail_m) or
+ * "tiled 64x64x16/4x4" (tile_m x tile_n x tile_k / wpt_m x vw). */
+void clnet_gemm_config_text(const clnet_gemm_config *c, char *buf, size_t size);
+/* Parses clnet_gemm_config_text's form back; 0 when s is not one. */
+int clnet_gemm_config_parse(const char *s, clnet_gemm_config *out);
+/* Builds (or loads) the program of configuration c on ctx. */
+clnet_status clnet_gemm_build_config(clnet_context *ctx, const clnet_gemm_config *c);
+
 /* Work fused into a convolution, so that it costs no pass over memory of
  * its own:
  * - a prologue: the convolution reads max(x * pre_scale[c] + pre_shift[c], 0)

@@ -289,6 +289,7 @@ void clnet_tune_report_free(clnet_tune_report *report) {
     if (!report)
         return;
     free(report->layers);
+    free(report->gemms);
     memset(report, 0, sizeof *report);
 }
 
@@ -532,6 +533,16 @@ clnet_status clnet_tune_graph(clnet_context *ctx, const clnet_graph *g, int batc
             attribute(&t, g, &t.cands[a], repeats);
     if (s == CLNET_STATUS_OK)
         s = choose(ctx, g, &t, batch, report);
+
+    /* With the algorithms chosen, the configurations of the GEMMs their
+     * net makes. */
+    if (s == CLNET_STATUS_OK && t.n_convs > 0)
+        s = profiling_begin(ctx, &saved);
+    if (s == CLNET_STATUS_OK && t.n_convs > 0) {
+        s = clnet_tune_gemms(ctx, g, batch, repeats, (const float *const *)t.io.in, t.io.out,
+                             report);
+        profiling_end(ctx, saved);
+    }
     tune_free(&t);
     if (s != CLNET_STATUS_OK) {
         clnet_tune_report_free(report);

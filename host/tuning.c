@@ -54,6 +54,9 @@ struct clnet_tuning {
      * none. */
     cJSON *clblast;
     int clblast_applied; /* kernels whose parameters CLBlast accepted */
+    /* The file's "gemm" section: configurations of clnet's GEMM kernel per
+     * GEMM shape (tuning_gemm.c); NULL if none. */
+    clnet_gemm_table *gemm;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -85,6 +88,7 @@ void clnet_tuning_free(clnet_tuning *tuning) {
         return;
     free(tuning->entries);
     cJSON_Delete(tuning->clblast);
+    clnet_gemm_table_free(tuning->gemm);
     free(tuning);
 }
 
@@ -139,6 +143,61 @@ int clnet_tuning_conv_algo(const clnet_context *ctx, const clnet_conv_geometry *
         }
     }
     return 0;
+}
+
+int clnet_tuning_gemm_config(const clnet_context *ctx, const clnet_gemm_key *key,
+                             clnet_gemm_config *out) {
+    return ctx && ctx->tuning && clnet_gemm_table_lookup(ctx->tuning->gemm, key, out);
+}
+
+clnet_status clnet_tuning_put_gemm(clnet_context *ctx, const clnet_gemm_key *key,
+                                   const clnet_gemm_config *config, double ms, double default_ms) {
+    if (!ctx->tuning && !(ctx->tuning = table_new()))
+        return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "tuning: out of host memory");
+    return clnet_gemm_table_put(&ctx->tuning->gemm, key, config, ms, default_ms);
+}
+
+int clnet_tuning_gemm_count(const clnet_context *ctx) {
+    return ctx && ctx->tuning ? clnet_gemm_table_count(ctx->tuning->gemm) : 0;
+}
+
+clnet_status clnet_tuning_gemm_entry_at(const clnet_context *ctx, int index,
+                                        clnet_tuning_gemm_entry *out) {
+    if (!ctx || !out)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clnet_tuning_gemm_entry_at: ctx and out must not be NULL");
+    clnet_gemm_key key;
+    clnet_gemm_config config;
+    if (!ctx->tuning || !clnet_gemm_table_entry(ctx->tuning->gemm, index, &key, &config, &out->ms,
+                                                &out->default_ms))
+        return clnet_fail(CLNET_STATUS_NOT_FOUND,
+                          "the tuning table has %d GEMM entries; no entry %d",
+                          clnet_tuning_gemm_count(ctx), index);
+    out->kernel = key.kernel == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
+    out->m = key.m;
+    out->n = key.n;
+    out->k = key.k;
+    out->batch = key.batch;
+    out->prologue = key.prologue;
+    clnet_gemm_config_text(&config, out->config, sizeof out->config);
+    clnet_gemm_config default_config;
+    out->is_default = clnet_gemm_candidates(ctx, key.kernel, &default_config, 1) > 0 &&
+                      memcmp(default_config.p, config.p, sizeof config.p) == 0;
+    return CLNET_STATUS_OK;
+}
+
+clnet_status clnet_tuning_build_programs(clnet_context *ctx) {
+    if (!ctx)
+        return clnet_fail(CLNET_STATUS_INVALID_ARGUMENT,
+                          "clnet_tuning_build_programs: ctx must not be NULL");
+    for (int i = 0; i < clnet_tuning_gemm_count(ctx); i++) {
+        clnet_gemm_key key;
+        clnet_gemm_config config;
+        double ms, default_ms;
+        clnet_gemm_table_entry(ctx->tuning->gemm, i, &key, &config, &ms, &default_ms);
+        CLNET_TRY(clnet_gemm_build_config(ctx, &config));
+    }
+    return CLNET_STATUS_OK;
 }
 
 clnet_conv_shape clnet_tuning_shape_of(const clnet_conv_geometry *g) {
@@ -650,6 +709,12 @@ static load_result read_table(const clnet_context *ctx, const char *path, clnet_
         result = LOAD_UNREADABLE;
     }
 
+    const cJSON *gemm = cJSON_GetObjectItemCaseSensitive(root, "gemm");
+    int gemm_dropped = 0;
+    if (result == LOAD_OK && gemm &&
+        !clnet_gemm_table_parse(ctx, gemm, &t->gemm, &gemm_dropped, why, WHY_CAPACITY))
+        result = LOAD_MALFORMED;
+
     /* Every entry must be well formed; one whose algorithm cannot run its
      * shape (a hand edit, most likely) is dropped, the rest kept. */
     int index = 0, dropped = 0, first_dropped = -1;
@@ -682,6 +747,11 @@ static load_result read_table(const clnet_context *ctx, const char *path, clnet_
                   "%s: ignoring %d entr%s whose algorithm cannot run its convolution (first: "
                   "entry %d)",
                   path, dropped, dropped == 1 ? "y" : "ies", first_dropped);
+    if (gemm_dropped > 0)
+        clnet_log(CLNET_LOG_WARN, "tuning",
+                  "%s: ignoring %d GEMM entr%s naming a configuration this device's kernel does "
+                  "not offer",
+                  path, gemm_dropped, gemm_dropped == 1 ? "y" : "ies");
     snprintf(t->source, sizeof t->source, "%s", path);
     *out = t;
     return LOAD_OK;
@@ -844,6 +914,8 @@ static int write_table(FILE *f, const clnet_context *ctx) {
         ok = text && fprintf(f, "  \"clblast\": %s,\n", text) > 0;
         cJSON_free(text);
     }
+    if (ok && t && clnet_gemm_table_count(t->gemm) > 0)
+        ok = clnet_gemm_table_write(f, t->gemm);
     ok = ok && fputs("  \"entries\": [", f) >= 0;
     for (int i = 0; ok && i < count; i++) {
         char *text = entry_text(&t->entries[i]);

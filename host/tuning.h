@@ -12,6 +12,9 @@
 
 #include "context.h"
 #include "geometry.h"
+#include "kernels.h"
+
+#include <stdio.h>
 
 typedef struct clnet_tuning clnet_tuning; /* private to tuning.c */
 
@@ -53,7 +56,52 @@ int clnet_tuning_same_geometry(const clnet_conv_geometry *a, const clnet_conv_ge
 clnet_conv_shape clnet_tuning_shape_of(const clnet_conv_geometry *g);
 
 /* ------------------------------------------------------------------------ */
+/* GEMM configurations per GEMM shape                                       */
+
+/* The tuned configuration of clnet's GEMM kernel for a call with this key
+ * on ctx's device (the entry of the same kernel, sizes and prologue whose
+ * batch is nearest the call's): returns 1 and sets *out, or 0 when the
+ * table has none. */
+int clnet_tuning_gemm_config(const clnet_context *ctx, const clnet_gemm_key *key,
+                             clnet_gemm_config *out);
+
+/* Enters config as the choice for key (batch included), with the medians
+ * measured for it and for the device's default. Fails only when out of
+ * host memory. */
+clnet_status clnet_tuning_put_gemm(clnet_context *ctx, const clnet_gemm_key *key,
+                                   const clnet_gemm_config *config, double ms, double default_ms);
+
+/* The GEMM section itself (tuning_gemm.c), which tuning.c keeps in its
+ * table and reads and writes with the rest of the file. */
+typedef struct clnet_gemm_table clnet_gemm_table;
+struct cJSON;
+void clnet_gemm_table_free(clnet_gemm_table *t);
+int clnet_gemm_table_count(const clnet_gemm_table *t);
+clnet_status clnet_gemm_table_put(clnet_gemm_table **table, const clnet_gemm_key *key,
+                                  const clnet_gemm_config *config, double ms, double default_ms);
+int clnet_gemm_table_lookup(const clnet_gemm_table *t, const clnet_gemm_key *key,
+                            clnet_gemm_config *out);
+/* Entry index, 0 when there is none. */
+int clnet_gemm_table_entry(const clnet_gemm_table *t, int index, clnet_gemm_key *key,
+                           clnet_gemm_config *config, double *ms, double *default_ms);
+/* Parses a file's "gemm" array for ctx's device into *out; entries naming
+ * a configuration that is not one of the device's candidates are dropped
+ * and counted in *dropped. 0 with the reason in why when malformed. */
+int clnet_gemm_table_parse(const clnet_context *ctx, const struct cJSON *section,
+                           clnet_gemm_table **out, int *dropped, char *why, size_t why_size);
+/* Writes the "gemm" member (with its trailing comma) of a file. */
+int clnet_gemm_table_write(FILE *f, const clnet_gemm_table *t);
+
+/* ------------------------------------------------------------------------ */
 /* The tuner (tune.c)                                                       */
+
+/* The GEMM half of clnet_tune_graph (tune_gemm.c): runs g's net once as
+ * AUTO now plans it, on the inputs in, recording its calls of clnet's own
+ * GEMM kernel; times each distinct call alone in every candidate
+ * configuration and enters the fastest into ctx's table. The report's
+ * gemms are filled when report is not NULL. ctx's queue must profile. */
+clnet_status clnet_tune_gemms(clnet_context *ctx, const clnet_graph *g, int batch, int repeats,
+                              const float *const *in, float **out, clnet_tune_report *report);
 
 /* The graph nodes a compiled step runs, in data-flow order, found from its
  * label (node names joined by '+') and its node id (clnet_step_info): the

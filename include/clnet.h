@@ -81,6 +81,9 @@ typedef struct clnet_device_info {
     int has_fp16;
     int has_fp64;
     int has_compiler; /* 0 on devices that only load pre-built binaries */
+    /* Floats per native vector (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT): 16 on
+     * CPUs with AVX-512, 8 with AVX2, often 1 on GPUs. */
+    unsigned native_float_width;
 } clnet_device_info;
 
 /* "cpu", "gpu", "accelerator" or "other": the words selectors use. */
@@ -630,6 +633,25 @@ const char *clnet_tuning_source(const clnet_context *ctx);
  * docs/tuning.md). */
 int clnet_tuning_clblast_kernels(const clnet_context *ctx);
 
+/* The table's GEMM section: per GEMM shape, the configuration (register
+ * blocking on CPUs, tile shape on GPUs) of clnet's own GEMM kernel that
+ * ran fastest on the device; clnet_gemm uses it for calls of that shape
+ * (docs/tuning.md). */
+typedef struct clnet_tuning_gemm_entry {
+    const char *kernel;         /* "gemm_block" (CPUs) or "gemm_tiled" (GPUs) */
+    int m, n, k, batch;         /* C is M x N per batch entry, K deep */
+    int prologue;               /* 0 none, 1 batch norm on B, 2 batch norm and ReLU */
+    char config[48];            /* e.g. "block 8x6x2/4": see docs/tuning.md */
+    int is_default;             /* whether config is the device's default */
+    double ms, default_ms;      /* median device ms per call, -1 if not recorded */
+} clnet_tuning_gemm_entry;
+int clnet_tuning_gemm_count(const clnet_context *ctx);
+clnet_status clnet_tuning_gemm_entry_at(const clnet_context *ctx, int index,
+                                        clnet_tuning_gemm_entry *out);
+/* Builds the programs the table's GEMM configurations need (`clnet
+ * compile` does, so that binary-only runs find them). */
+clnet_status clnet_tuning_build_programs(clnet_context *ctx);
+
 /* The file a context of this device loads and clnet_tuning_save(ctx, NULL)
  * writes: CLNET_TUNING_FILE if set, else the default path above. Fails with
  * CLNET_STATUS_NOT_FOUND when no cache folder is known (no CLNET_CACHE_DIR,
@@ -673,7 +695,12 @@ typedef struct clnet_tune_report {
     clnet_tune_layer *layers; /* n_layers, in graph order; owned by the report */
     int n_shapes;             /* distinct shapes entered in the table */
     int n_candidates;         /* algorithms measured, one net each */
-    double seconds;           /* wall-clock time of the whole tuning */
+    /* GEMM configurations: the distinct GEMM calls of the tuned net
+     * (clnet's own kernel), each timed in every candidate configuration;
+     * gemms[i] is entered in the table's GEMM section. */
+    int n_gemms;
+    clnet_tuning_gemm_entry *gemms; /* owned by the report */
+    double seconds;                 /* wall-clock time of the whole tuning */
 } clnet_tune_report;
 void clnet_tune_report_free(clnet_tune_report *report); /* accepts NULL; keeps the struct */
 
@@ -685,7 +712,11 @@ void clnet_tune_report_free(clnet_tune_report *report); /* accepts NULL; keeps t
  * uniform random input, with OpenCL profiling (a context opened without
  * profiling gets a profiling queue for the duration). report may be NULL.
  * An algorithm whose net cannot be built or run on the device is skipped
- * with a warning. Not thread-safe with other uses of ctx. */
+ * with a warning. Then, where the net with the chosen algorithms runs
+ * GEMMs through clnet's own kernels, each distinct GEMM call is timed
+ * alone (on random data, `repeats` profiled calls after a warm-up) in
+ * every candidate configuration of the kernel, and the fastest enters the
+ * table's GEMM section. Not thread-safe with other uses of ctx. */
 clnet_status clnet_tune_graph(clnet_context *ctx, const clnet_graph *g, int batch, int repeats,
                               clnet_tune_report *report);
 

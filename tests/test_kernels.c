@@ -615,6 +615,73 @@ static void gemm_other_device_kinds_kernel_matches_host(void **state) {
         check_gemm_run(&fused_gemm_cases[i], CLNET_GEMM_CLNET, GEMM_OTHER_KERNEL, 560 + i);
 }
 
+/* Every configuration the tuner may choose, of both kernels, forced on
+ * edge-heavy cases: odd sizes with offsets and padded rows, rows split over
+ * work-groups, K deeper than one panel with the prologue and a residual,
+ * and a residual in C. */
+static void gemm_every_tuning_candidate_matches_host(void **state) {
+    (void)state;
+    static const gemm_case cases[] = {
+        {7, 13, 31, 3, 2, 1, 3, 5, 7, 11, 4, 2, 1, 1, 0, 0},
+        {200, 20, 40, 1, 0, 1, 0, 2, 0, 1, 0, 0, 1, 1, 0, 0},
+        {37, 45, 1100, 2, 1, 2, 3, 5, 7, 11, 4, 2, 1, 1, 2, 1},
+        {70, 101, 33, 2, 0, 5, 0, 0, 3, 1, 0, 9, 1, 0, 1, 2},
+    };
+    clnet_context *ctx = test_context();
+    const clnet_gemm_kernel native = clnet_gemm_native_kernel(ctx);
+    const clnet_gemm_kernel kernels[] = {CLNET_GEMM_KERNEL_BLOCK, CLNET_GEMM_KERNEL_TILED};
+    for (int kk = 0; kk < 2; kk++) {
+        gemm_kernel which = kernels[kk] == native ? GEMM_NATIVE : GEMM_OTHER_KERNEL;
+        clnet_gemm_config configs[16];
+        /* The candidates as the kernel's own kind of device lists them. */
+        clnet_device_type saved = ctx->info.type;
+        if (which == GEMM_OTHER_KERNEL)
+            ctx->info.type = saved == CLNET_DEVICE_TYPE_CPU ? CLNET_DEVICE_TYPE_GPU
+                                                            : CLNET_DEVICE_TYPE_CPU;
+        int n = clnet_gemm_candidates(ctx, kernels[kk], configs, 16);
+        for (int i = 0; i < n && i < 16; i++)
+            assert_true(clnet_gemm_config_is_candidate(ctx, &configs[i]));
+        ctx->info.type = saved;
+        assert_true(n >= 3);
+        for (int i = 0; i < n && i < 16; i++) {
+            char text[64];
+            clnet_gemm_config_text(&configs[i], text, sizeof text);
+            print_message("  %s\n", text);
+            ctx->gemm_force = &configs[i];
+            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+                check_gemm_run(&cases[c], CLNET_GEMM_CLNET, which, 700 + 10 * (uint64_t)i + c);
+            ctx->gemm_force = NULL;
+        }
+    }
+}
+
+/* Configuration names read back as written; anything else is refused. */
+static void gemm_config_names_round_trip(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    clnet_gemm_config configs[16], back;
+    int n = clnet_gemm_candidates(ctx, CLNET_GEMM_KERNEL_BLOCK, configs, 16);
+    int m = clnet_gemm_candidates(ctx, CLNET_GEMM_KERNEL_TILED, configs + n, 16 - n);
+    for (int i = 0; i < n + m && i < 16; i++) {
+        char text[64];
+        clnet_gemm_config_text(&configs[i], text, sizeof text);
+        assert_true(clnet_gemm_config_parse(text, &back));
+        assert_int_equal(back.kernel, configs[i].kernel);
+        assert_memory_equal(back.p, configs[i].p, sizeof back.p);
+    }
+    static const char *const junk[] = {"",
+                                       "block",
+                                       "block 8x6x2",
+                                       "block 8x6x2/4 ",
+                                       "tiled 64x64x16/4",
+                                       "blocks 8x6x2/4",
+                                       "block 8x6x2/4x1"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        assert_false(clnet_gemm_config_parse(junk[i], &back));
+    clnet_gemm_config odd = {CLNET_GEMM_KERNEL_BLOCK, {8, 7, 2, 4, 0}};
+    assert_false(clnet_gemm_config_is_candidate(ctx, &odd));
+}
+
 /* One small odd case through CLBlast: offsets, padded rows, bias and ReLU
  * (its strided-batched call plus clnet's bias_relu kernel); then with a
  * residual of its own and with C as the residual (beta = 1). */
@@ -1424,6 +1491,8 @@ int main(void) {
         cmocka_unit_test(gemm_odd_sizes_batched_matches_host),
         cmocka_unit_test(gemm_with_prologue_and_residual_matches_host),
         cmocka_unit_test(gemm_other_device_kinds_kernel_matches_host),
+        cmocka_unit_test(gemm_every_tuning_candidate_matches_host),
+        cmocka_unit_test(gemm_config_names_round_trip),
         cmocka_unit_test(gemm_with_clblast_matches_host),
         cmocka_unit_test(gemm_auto_backend_is_clnet_on_cpus),
         cmocka_unit_test(launchers_append_one_event_per_kernel),

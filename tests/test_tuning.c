@@ -999,6 +999,215 @@ static void tune_graph_enters_every_convolution_shape(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* A table file for ctx's device with `gemm` (the text of a JSON value) as
+ * its "gemm" section and no entries. */
+static void write_gemm_table(const char *path, const clnet_context *ctx, const char *gemm) {
+    char *rest = table_text(ctx, "");
+    assert_true(rest[0] == '{');
+    size_t size = strlen(rest) + strlen(gemm) + 32;
+    char *text = malloc(size);
+    assert_non_null(text);
+    int n = snprintf(text, size, "{\"gemm\": %s,%s", gemm, rest + 1);
+    assert_true(n > 0 && (size_t)n < size);
+    test_write_file(path, text, (size_t)n);
+    free(text);
+    free(rest);
+}
+
+/* The GEMM half of tuning: with every convolution planned as im2col and a
+ * GEMM, each distinct GEMM call of the net is timed in every candidate and
+ * entered; nets using any candidate compute the same; the section survives
+ * saving and loading; calls find the entry of their shape at the nearest
+ * batch, and only of their shape and prologue. */
+static void tune_gemms_enters_every_gemm_call(void **state) {
+    (void)state;
+    clnet_graph *g = residual_graph();
+    assert_int_equal(setenv("CLNET_TUNING_FILE", missing_table(), 1), 0);
+    test_context();
+    clnet_context_options opts = {1};
+    clnet_context *ctx = NULL;
+    TEST_OK(clnet_context_create(NULL, &opts, &ctx));
+    double ms[CLNET_CONV_ALGO_COUNT];
+    for (int a = 0; a < CLNET_CONV_ALGO_COUNT; a++)
+        ms[a] = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == CLNET_OP_CONV2D)
+            TEST_OK(clnet_tuning_put(ctx, &g->nodes[i].geom.conv, CLNET_CONV_IM2COL_GEMM, 2, ms));
+
+    clnet_shape in_shape, out_shape;
+    TEST_OK(clnet_tensor_shape(g, clnet_graph_input_at(g, 0), &in_shape));
+    TEST_OK(clnet_tensor_shape(g, clnet_graph_output_at(g, 0), &out_shape));
+    test_rng rng = {77};
+    float *in = test_alloc(2 * clnet_shape_size(in_shape));
+    test_fill_uniform(&rng, in, 2 * clnet_shape_size(in_shape), -1.0f, 1.0f);
+    float *out = test_alloc(2 * clnet_shape_size(out_shape));
+    const float *ins[1] = {in};
+    float *outs[1] = {out};
+    clnet_tune_report report;
+    memset(&report, 0, sizeof report);
+    TEST_OK(clnet_tune_gemms(ctx, g, 2, 3, ins, outs, &report));
+
+    /* conv1 and conv2 share M = 6, N = 90, K = 54; conv3 is 4 x 90 x 6;
+     * conv4 (stride 2) is 5 x 25 x 36 where im2col runs a GEMM for it (on
+     * CPUs a stride-2 kernel of its own serves both). */
+    const int expect[3][3] = {{6, 90, 54}, {4, 90, 6}, {5, 25, 36}};
+    const int calls = report.n_gemms;
+    assert_true(calls == 2 || calls == 3);
+    assert_int_equal(clnet_tuning_gemm_count(ctx), calls);
+    const char *native =
+        clnet_gemm_native_kernel(ctx) == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
+    for (int i = 0; i < calls; i++) {
+        const clnet_tuning_gemm_entry *e = &report.gemms[i];
+        assert_string_equal(e->kernel, native);
+        assert_int_equal(e->m, expect[i][0]);
+        assert_int_equal(e->n, expect[i][1]);
+        assert_int_equal(e->k, expect[i][2]);
+        assert_int_equal(e->batch, 2);
+        assert_int_equal(e->prologue, 0);
+        assert_true(e->ms >= 0 && e->ms <= e->default_ms); /* the default is a candidate */
+        clnet_gemm_config c;
+        assert_true(clnet_gemm_config_parse(e->config, &c));
+        assert_true(clnet_gemm_config_is_candidate(ctx, &c));
+        clnet_tuning_gemm_entry t;
+        TEST_OK(clnet_tuning_gemm_entry_at(ctx, i, &t));
+        assert_string_equal(t.config, e->config);
+        assert_int_equal(t.is_default, e->is_default);
+    }
+
+    /* Whatever candidate the table names, nets compute the same. */
+    clnet_gemm_config cands[16];
+    int n = clnet_gemm_candidates(ctx, clnet_gemm_native_kernel(ctx), cands, 16);
+    for (int c = 0; c < n && c < 16; c++) {
+        for (int i = 0; i < calls; i++) {
+            clnet_gemm_key key = {clnet_gemm_native_kernel(ctx), expect[i][0], expect[i][1],
+                                  expect[i][2], 2, 0};
+            TEST_OK(clnet_tuning_put_gemm(ctx, &key, &cands[c], 1.0, 2.0));
+            clnet_gemm_config got;
+            assert_true(clnet_tuning_gemm_config(ctx, &key, &got));
+            assert_memory_equal(got.p, cands[c].p, sizeof got.p);
+            key.batch = 9; /* the nearest batch tuned */
+            assert_true(clnet_tuning_gemm_config(ctx, &key, &got));
+            key.prologue = 1; /* another variant of the kernel: not tuned */
+            assert_false(clnet_tuning_gemm_config(ctx, &key, &got));
+        }
+        assert_int_equal(clnet_tuning_gemm_count(ctx), calls);
+        clnet_net *net;
+        TEST_OK(clnet_net_create(ctx, g, NULL, &net));
+        check_net(net, g, 2, 50 + (uint64_t)c);
+        clnet_net_destroy(net);
+    }
+
+    /* Saved and loaded: the same section. */
+    const char *path = test_scratch_path("tuned-gemm.json");
+    TEST_OK(clnet_tuning_save(ctx, path));
+    clnet_context *again = open_with_table(path, NULL);
+    assert_int_equal(clnet_tuning_gemm_count(again), calls);
+    assert_int_equal(clnet_tuning_entry_count(again), 3);
+    for (int i = 0; i < calls; i++) {
+        clnet_tuning_gemm_entry a, b;
+        TEST_OK(clnet_tuning_gemm_entry_at(ctx, i, &a));
+        TEST_OK(clnet_tuning_gemm_entry_at(again, i, &b));
+        assert_string_equal(a.kernel, b.kernel);
+        assert_string_equal(a.config, b.config);
+        assert_true(a.m == b.m && a.n == b.n && a.k == b.k && a.batch == b.batch);
+        assert_true(b.ms == 1.0 && b.default_ms == 2.0);
+    }
+    clnet_tuning_gemm_entry none;
+    TEST_FAILS(CLNET_STATUS_NOT_FOUND, "GEMM", clnet_tuning_gemm_entry_at(again, calls, &none));
+    clnet_context_destroy(again);
+
+    clnet_tune_report_free(&report);
+    assert_null(report.gemms);
+    free(out);
+    free(in);
+    clnet_context_destroy(ctx);
+    clnet_graph_destroy(g);
+}
+
+/* A malformed "gemm" section makes the file malformed, with a message
+ * naming the problem; an entry naming a configuration the device's kernel
+ * does not offer is dropped with a warning, the rest kept. */
+static void malformed_gemm_sections_are_refused(void **state) {
+    (void)state;
+    clnet_context *ctx = test_context();
+    const char *path = test_scratch_path("gemm-section.json");
+    char good_config[64];
+    clnet_gemm_config def;
+    assert_int_equal(clnet_gemm_candidates(ctx, clnet_gemm_native_kernel(ctx), &def, 1) > 0, 1);
+    clnet_gemm_config_text(&def, good_config, sizeof good_config);
+    const char *kernel =
+        clnet_gemm_native_kernel(ctx) == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
+    const char *other =
+        clnet_gemm_native_kernel(ctx) == CLNET_GEMM_KERNEL_BLOCK ? "gemm_tiled" : "gemm_block";
+    const char *other_config = clnet_gemm_native_kernel(ctx) == CLNET_GEMM_KERNEL_BLOCK
+                                   ? "tiled 64x64x16/4x4"
+                                   : "block 8x6x2/4";
+    char text[1024];
+    struct {
+        const char *fmt, *why;
+    } bad[] = {
+        {"{}", "not an array"},
+        {"[3]", "not an object"},
+        {"[{\"kernel\": \"gemm_fast\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+         "\"prologue\": 0, \"config\": \"%s\"}]",
+         "\"kernel\""},
+        {"[{\"kernel\": \"%s\", \"m\": 0, \"n\": 4, \"k\": 4, \"batch\": 1, "
+         "\"prologue\": 0, \"config\": \"%s\"}]",
+         "\"m\""},
+        {"[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+         "\"prologue\": 3, \"config\": \"%s\"}]",
+         "\"prologue\""},
+        {"[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4.5, \"batch\": 1, "
+         "\"prologue\": 0, \"config\": \"%s\"}]",
+         "\"k\""},
+        {"[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+         "\"prologue\": 0, \"config\": \"fast\"}]",
+         "\"config\""},
+        {"[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+         "\"prologue\": 0, \"config\": \"%s\", \"ms\": -1}]",
+         "\"ms\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (i == 2)
+            snprintf(text, sizeof text, bad[i].fmt, good_config);
+        else if (i >= 3 && i != 6)
+            snprintf(text, sizeof text, bad[i].fmt, kernel, good_config);
+        else if (i == 6)
+            snprintf(text, sizeof text, bad[i].fmt, kernel);
+        else
+            snprintf(text, sizeof text, "%s", bad[i].fmt);
+        write_gemm_table(path, ctx, text);
+        TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, bad[i].why, clnet_tuning_load(ctx, path));
+        assert_int_equal(clnet_tuning_gemm_count(ctx), 0);
+    }
+    /* A kernel's config of the other kind: malformed too. */
+    snprintf(text, sizeof text,
+             "[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+             "\"prologue\": 0, \"config\": \"%s\"}]",
+             kernel, other_config);
+    write_gemm_table(path, ctx, text);
+    TEST_FAILS(CLNET_STATUS_FORMAT_ERROR, "\"config\"", clnet_tuning_load(ctx, path));
+
+    /* Well formed, but not a candidate here (the other kind of device's
+     * kernel, an odd blocking): dropped with a warning. */
+    snprintf(text, sizeof text,
+             "[{\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+             "\"prologue\": 0, \"config\": \"%s\"},"
+             " {\"kernel\": \"%s\", \"m\": 4, \"n\": 4, \"k\": 4, \"batch\": 1, "
+             "\"prologue\": 0, \"config\": \"%s\"},"
+             " {\"kernel\": \"gemm_block\", \"m\": 5, \"n\": 4, \"k\": 4, \"batch\": 1, "
+             "\"prologue\": 2, \"config\": \"block 8x7x2/4\"}]",
+             kernel, good_config, other, other_config);
+    write_gemm_table(path, ctx, text);
+    char *log = NULL;
+    clnet_context *loaded = open_with_table(path, &log);
+    assert_int_equal(clnet_tuning_gemm_count(loaded), 1);
+    assert_non_null(strstr(log, "ignoring 2 GEMM entries"));
+    free(log);
+    clnet_context_destroy(loaded);
+    clnet_tuning_clear(ctx);
+}
+
 static void tuning_calls_reject_bad_arguments(void **state) {
     (void)state;
     clnet_context *ctx = open_with_table(missing_table(), NULL);
@@ -1090,6 +1299,8 @@ int main(void) {
         cmocka_unit_test(tuned_algorithm_that_cannot_run_the_shape_is_ignored),
         cmocka_unit_test(step_nodes_follow_labels_even_with_plus_in_names),
         cmocka_unit_test(tune_graph_enters_every_convolution_shape),
+        cmocka_unit_test(tune_gemms_enters_every_gemm_call),
+        cmocka_unit_test(malformed_gemm_sections_are_refused),
         cmocka_unit_test(tuning_calls_reject_bad_arguments),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);

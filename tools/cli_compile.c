@@ -101,6 +101,10 @@ int cmd_compile(int argc, char **argv, cli_opts *o) {
     for (int i = 0; i < n_models && rc == RC_OK; i++)
         rc = exercise(ctx, models[i], arch);
     int written = 0;
+    /* Every GEMM configuration the device's tuning table names, also those
+     * of models not exercised above. */
+    if (rc == RC_OK && clnet_tuning_build_programs(ctx) != CLNET_STATUS_OK)
+        rc = cli_fail("compile: building the tuned GEMM configurations");
     if (rc == RC_OK && clnet_context_export_programs(ctx, dir, &written) != CLNET_STATUS_OK)
         rc = cli_fail("writing program binaries into '%s'", dir);
     if (rc == RC_OK) {

@@ -54,6 +54,7 @@ static void print_device_text(const clnet_device_info *d, int is_default, int is
     printf("      fp16 / fp64       %s / %s\n", d->has_fp16 ? "yes" : "no",
            d->has_fp64 ? "yes" : "no");
     printf("      compiler          %s\n", d->has_compiler ? "yes" : "no");
+    printf("      float vector      %u (native width)\n", d->native_float_width);
 }
 
 static void print_device_json(json *j, const clnet_device_info *d, int is_default,
@@ -77,6 +78,7 @@ static void print_device_json(json *j, const clnet_device_info *d, int is_defaul
     json_bool(j, "fp16", d->has_fp16);
     json_bool(j, "fp64", d->has_fp64);
     json_bool(j, "compiler", d->has_compiler);
+    json_u64(j, "native_float_width", (uint64_t)d->native_float_width);
     json_bool(j, "default", is_default);
     json_bool(j, "selected", is_selected);
     json_close(j, '}');
