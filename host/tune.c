@@ -160,10 +160,20 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Median of v[0, n), which it sorts. */
-static double median(double *v, int n) {
+double clnet_tune_median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, compare_doubles);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void clnet_tune_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t *state) {
+    for (size_t k = 0; k < n; k++) {
+        /* splitmix64 */
+        uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        v[k] = (float)(lo + (double)(hi - lo) * ((double)(z >> 11) * 0x1.0p-53));
+    }
 }
 
 /* Makes ctx's queue a profiling one for the tuner's runs; *saved receives
@@ -222,14 +232,8 @@ static clnet_status io_init(io_buffers *io, const clnet_graph *g, int batch) {
     for (int i = 0; ok && i < io->n_in; i++) {
         size_t n = clnet_shape_size(g->nodes[g->inputs[i]].shape) * (size_t)batch;
         ok = (io->in[i] = malloc(n * sizeof(float))) != NULL;
-        for (size_t k = 0; ok && k < n; k++) {
-            /* splitmix64, uniform in [-1, 1) */
-            uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-            z ^= z >> 31;
-            io->in[i][k] = (float)((double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-        }
+        if (ok)
+            clnet_tune_fill_uniform(io->in[i], n, -1.0f, 1.0f, &state);
     }
     for (int i = 0; ok && i < io->n_out; i++) {
         size_t n = clnet_shape_size(g->nodes[g->outputs[i]].shape) * (size_t)batch;
@@ -394,7 +398,7 @@ static void attribute(tune_state *t, const clnet_graph *g, const candidate *c, i
         if (!clnet_conv_algo_applies(c->algo, geom) || !t->found[l] || t->bad[l])
             continue;
         t->cost[(size_t)l * CLNET_CONV_ALGO_COUNT + c->algo] =
-            median(&t->sums[(size_t)l * repeats], repeats);
+            clnet_tune_median(&t->sums[(size_t)l * repeats], repeats);
     }
 }
 

@@ -2,7 +2,6 @@
  * makes through clnet's own kernel, times each alone in every candidate
  * configuration of that kernel, and enters the fastest into the context's
  * table. */
-#define _POSIX_C_SOURCE 200809L
 #include "tuning.h"
 
 #include "log.h"
@@ -13,11 +12,6 @@
 
 /* Most candidate configurations of one kernel (gemm.c lists fewer). */
 #define MAX_CANDIDATES 16
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Device buffers of one replayed call, filled with random values. */
 typedef struct call_buffers {
@@ -34,19 +28,13 @@ static void buffers_release(call_buffers *bufs) {
     memset(bufs, 0, sizeof *bufs);
 }
 
-/* A buffer of n floats, uniform in [lo, hi) from a splitmix64 stream. */
+/* A buffer of n floats, uniform in [lo, hi). */
 static clnet_status random_buffer(clnet_context *ctx, size_t n, float lo, float hi, uint64_t *state,
                                   const char *what, cl_mem *out) {
     float *host = malloc((n ? n : 1) * sizeof *host);
     if (!host)
         return clnet_fail(CLNET_STATUS_OUT_OF_MEMORY, "tuning: out of host memory for %s", what);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        host[i] = lo + (hi - lo) * (float)((double)(z >> 11) * 0x1.0p-53);
-    }
+    clnet_tune_fill_uniform(host, n, lo, hi, state);
     clnet_status s = clnet_buffer_create(ctx, n * sizeof *host, what, out);
     if (s == CLNET_STATUS_OK)
         s = clnet_buffer_write(ctx, *out, 0, n * sizeof *host, host);
@@ -131,11 +119,6 @@ static clnet_status call_once(clnet_context *ctx, const clnet_gemm_call *call,
     return s;
 }
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Runs the net of g (as AUTO plans it now) once with the recorder on. */
 static clnet_status record_calls(clnet_context *ctx, const clnet_graph *g, int batch,
                                  const float *const *in, float **out, clnet_gemm_recorder *rec) {
@@ -193,7 +176,7 @@ static clnet_status tune_call(clnet_context *ctx, const clnet_gemm_call *call, i
     for (int i = 0; i < n && s == CLNET_STATUS_OK; i++) {
         if (!ok[i])
             continue;
-        ms[i] = median(&times[i * repeats], repeats);
+        ms[i] = clnet_tune_median(&times[i * repeats], repeats);
         if (best < 0 || ms[i] < ms[best])
             best = i;
     }

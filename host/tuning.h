@@ -14,6 +14,7 @@
 #include "geometry.h"
 #include "kernels.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct clnet_tuning clnet_tuning; /* private to tuning.c */
@@ -94,6 +95,12 @@ int clnet_gemm_table_write(FILE *f, const clnet_gemm_table *t);
 
 /* ------------------------------------------------------------------------ */
 /* The tuner (tune.c)                                                       */
+
+/* Helpers the tuner's two halves share (tune.c): the median of v[0, n),
+ * which it sorts; and n floats uniform in [lo, hi) from a splitmix64
+ * stream whose state advances. */
+double clnet_tune_median(double *v, int n);
+void clnet_tune_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t *state);
 
 /* The GEMM half of clnet_tune_graph (tune_gemm.c): runs g's net once as
  * AUTO now plans it, on the inputs in, recording its calls of clnet's own

@@ -600,19 +600,26 @@ static void malformed_tables_are_ignored_with_a_message(void **state) {
     clnet_context_destroy(ctx);
 }
 
-/* A table file for ctx's device with `clblast` (the text of a JSON value)
- * as its "clblast" section and no entries. */
-static void write_clblast_table(const char *path, const clnet_context *ctx, const char *clblast) {
+/* A table file for ctx's device with one more member, `name`, whose value
+ * is the JSON text `value`, and no entries. */
+static void write_table_with_member(const char *path, const clnet_context *ctx, const char *name,
+                                    const char *value) {
     char *rest = table_text(ctx, "");
     assert_true(rest[0] == '{');
-    size_t size = strlen(rest) + strlen(clblast) + 32;
+    size_t size = strlen(rest) + strlen(name) + strlen(value) + 32;
     char *text = malloc(size);
     assert_non_null(text);
-    int n = snprintf(text, size, "{\"clblast\": %s,%s", clblast, rest + 1);
+    int n = snprintf(text, size, "{\"%s\": %s,%s", name, value, rest + 1);
     assert_true(n > 0 && (size_t)n < size);
     test_write_file(path, text, (size_t)n);
     free(text);
     free(rest);
+}
+
+/* A table file for ctx's device with `clblast` (the text of a JSON value)
+ * as its "clblast" section and no entries. */
+static void write_clblast_table(const char *path, const clnet_context *ctx, const char *clblast) {
+    write_table_with_member(path, ctx, "clblast", clblast);
 }
 
 /* The "clblast" section hands kernel parameters to CLBlast as a context
@@ -1002,16 +1009,7 @@ static void tune_graph_enters_every_convolution_shape(void **state) {
 /* A table file for ctx's device with `gemm` (the text of a JSON value) as
  * its "gemm" section and no entries. */
 static void write_gemm_table(const char *path, const clnet_context *ctx, const char *gemm) {
-    char *rest = table_text(ctx, "");
-    assert_true(rest[0] == '{');
-    size_t size = strlen(rest) + strlen(gemm) + 32;
-    char *text = malloc(size);
-    assert_non_null(text);
-    int n = snprintf(text, size, "{\"gemm\": %s,%s", gemm, rest + 1);
-    assert_true(n > 0 && (size_t)n < size);
-    test_write_file(path, text, (size_t)n);
-    free(text);
-    free(rest);
+    write_table_with_member(path, ctx, "gemm", gemm);
 }
 
 /* The GEMM half of tuning: with every convolution planned as im2col and a
