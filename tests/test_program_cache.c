@@ -3,6 +3,8 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv */
 #include "test_util.h"
 
+#include "tuning.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,11 +189,107 @@ static void binary_only_context_runs_from_exported_programs(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* A network whose 1x1 convolution runs as one GEMM of clnet's kernel:
+ * M = 7 output channels, N = 81 pixels, K = 6 input channels. */
+static clnet_graph *pointwise_graph(void) {
+    clnet_graph *g;
+    clnet_tensor x, y;
+    clnet_layer *conv, *flat, *dense;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, NULL, 6, 9, 9, &x));
+    clnet_conv2d_desc d = clnet_conv2d_defaults(7, 1);
+    d.activation = CLNET_ACT_RELU;
+    TEST_OK(clnet_layer_conv2d(g, NULL, &d, &conv));
+    TEST_OK(clnet_layer_flatten(g, NULL, &flat));
+    clnet_dense_desc dd = {4, 1, CLNET_ACT_LINEAR, CLNET_INIT_GLOROT_UNIFORM};
+    TEST_OK(clnet_layer_dense(g, NULL, &dd, &dense));
+    TEST_OK(clnet_layer_call1(conv, x, &y));
+    TEST_OK(clnet_layer_call1(flat, y, &y));
+    TEST_OK(clnet_layer_call1(dense, y, &y));
+    TEST_OK(clnet_graph_set_outputs(g, &y, 1));
+    TEST_OK(clnet_graph_init_weights(g, 4));
+    return g;
+}
+
+/* Runs g at batch 2 on ctx and checks it against the reference. */
+static void run_checked(clnet_context *ctx, clnet_graph *g) {
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
+    float in[2 * 6 * 81], out[2 * 4], ref[2 * 4];
+    test_rng rng = {6};
+    test_fill_uniform(&rng, in, sizeof in / sizeof in[0], -1, 1);
+    for (int i = 0; i < 8; i++)
+        out[i] = TEST_POISON;
+    const float *ins[1] = {in};
+    float *outs[1] = {out}, *refs[1] = {ref};
+    TEST_OK(clnet_net_run(net, 2, ins, outs));
+    TEST_OK(clnet_graph_run_reference(g, 2, ins, refs));
+    test_assert_close("pointwise network", ref, out, 8, 1e-5);
+    clnet_net_destroy(net);
+}
+
+/* A tuning table that gives a GEMM shape a configuration other than the
+ * default: the programs clnet_tuning_build_programs adds to an export let
+ * a binary-only context with that table run, compiling nothing. */
+static void binary_only_context_runs_tuned_gemm_configurations(void **state) {
+    (void)state;
+    test_context();
+    char cache[] = "/tmp/clnet-cache-test-XXXXXX", binaries[] = "/tmp/clnet-binaries-XXXXXX";
+    assert_non_null(mkdtemp(cache));
+    assert_non_null(mkdtemp(binaries));
+    setenv("CLNET_CACHE_DIR", cache, 1);
+    char table[700];
+    snprintf(table, sizeof table, "%s/tuning.json", cache);
+    clnet_graph *g = pointwise_graph();
+
+    /* The builder runs the network untuned, so that only the default GEMM
+     * configuration is built by running; then it takes the table. */
+    setenv("CLNET_TUNING", "0", 1);
+    clnet_context *builder;
+    TEST_OK(clnet_context_create(NULL, NULL, &builder));
+    run_checked(builder, g);
+    unsetenv("CLNET_TUNING");
+    clnet_gemm_config configs[2];
+    assert_true(clnet_gemm_candidates(builder, clnet_gemm_native_kernel(builder), configs, 2) >= 2);
+    clnet_gemm_key key = {clnet_gemm_native_kernel(builder), 7, 81, 6, 2, 0};
+    TEST_OK(clnet_tuning_put_gemm(builder, &key, &configs[1], 0.5, 1.0));
+    TEST_OK(clnet_tuning_save(builder, table));
+    TEST_OK(clnet_tuning_build_programs(builder));
+    int exported;
+    TEST_OK(clnet_context_export_programs(builder, binaries, &exported));
+    clnet_context_destroy(builder);
+
+    /* Binary-only, with the table: the tuned configuration is loaded from
+     * the export, nothing is compiled, and the result is right. */
+    setenv("CLNET_BINARY_DIR", binaries, 1);
+    setenv("CLNET_TUNING_FILE", table, 1);
+    clnet_context *ctx;
+    TEST_OK(clnet_context_create(NULL, NULL, &ctx));
+    assert_int_equal(clnet_tuning_gemm_count(ctx), 1);
+    clnet_gemm_config chosen;
+    assert_true(clnet_tuning_gemm_config(ctx, &key, &chosen));
+    assert_memory_equal(chosen.p, configs[1].p, sizeof chosen.p);
+    run_checked(ctx, g);
+    int compiled, from_disk;
+    clnet_context_program_counts(ctx, &compiled, &from_disk);
+    assert_int_equal(compiled, 0);
+    assert_true(from_disk >= 2);
+    clnet_context_destroy(ctx);
+
+    unsetenv("CLNET_TUNING_FILE");
+    unsetenv("CLNET_BINARY_DIR");
+    unsetenv("CLNET_CACHE_DIR");
+    test_remove_dir(cache);
+    test_remove_dir(binaries);
+    clnet_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(second_context_loads_programs_from_the_cache),
         cmocka_unit_test(cache_can_be_turned_off),
         cmocka_unit_test(binary_only_context_runs_from_exported_programs),
+        cmocka_unit_test(binary_only_context_runs_tuned_gemm_configurations),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     test_context_release();
