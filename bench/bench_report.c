@@ -175,6 +175,7 @@ void bench_report_text_header(FILE *f, const bench_results *r) {
     fprintf(f, "clnet-bench %s: %s (%s, %u compute units, %u MHz)\n", r->version, d->name, d->type,
             d->compute_units, d->clock_mhz);
     fprintf(f, "  platform  %s; %s; driver %s\n", d->platform, d->version, d->driver);
+    fprintf(f, "  tuning    %s\n", d->tuning);
     fprintf(f, "  command   %s\n", r->command);
     if (r->budget_s > 0)
         fprintf(f, "  budget    %.0f s; ", r->budget_s);
@@ -496,6 +497,7 @@ void bench_report_json(FILE *f, const bench_results *r) {
     bench_json_integer(j, "compute_units", d->compute_units);
     bench_json_integer(j, "clock_mhz", d->clock_mhz);
     bench_json_integer(j, "global_mem_bytes", (int64_t)d->global_mem_bytes);
+    bench_json_string(j, "tuning", d->tuning);
     bench_json_close_object(j);
 
     const bench_ceilings *c = &r->ceilings;
@@ -924,6 +926,8 @@ void bench_report_markdown(FILE *f, const bench_results *r, const char *chart_hr
     md_cell(f, d->version);
     fprintf(f, "; driver ");
     md_cell(f, d->driver);
+    fprintf(f, " |\n| tuning | ");
+    md_cell(f, d->tuning);
     fprintf(f, " |\n| clnet | %s |\n| date | %s |\n| command | `", r->version, r->date);
     for (const char *p = r->command; *p; p++)
         fputc(*p == '`' ? '\'' : *p == '|' ? '/' : *p, f);

@@ -32,6 +32,10 @@ typedef struct bench_device {
     unsigned compute_units;
     unsigned clock_mhz;
     uint64_t global_mem_bytes;
+    /* The tuning table the contexts loaded, in words: "none (built-in
+     * rules)" or its file and what it holds. Figures with and without one
+     * differ, so a report says which. */
+    char tuning[1200];
 } bench_device;
 
 typedef struct bench_ceilings {

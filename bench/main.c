@@ -42,6 +42,20 @@ static void fill_device(bench_device *out, const clnet_device_info *d) {
     out->compute_units = d->compute_units;
     out->clock_mhz = d->max_clock_mhz;
     out->global_mem_bytes = d->global_mem_bytes;
+    snprintf(out->tuning, sizeof out->tuning, "none (built-in rules)");
+}
+
+/* What tuning ctx runs with (see bench_device.tuning). */
+static void fill_tuning(bench_device *out, const clnet_context *ctx) {
+    const char *source = clnet_tuning_source(ctx);
+    int shapes = clnet_tuning_entry_count(ctx), gemms = clnet_tuning_gemm_count(ctx);
+    if (source[0] || shapes > 0 || gemms > 0)
+        snprintf(out->tuning, sizeof out->tuning,
+                 "%s: %d convolution shape%s, %d GEMM shape%s, CLBlast parameters of %d "
+                 "kernel%s",
+                 source[0] ? source : "(not from a file)", shapes, shapes == 1 ? "" : "s", gemms,
+                 gemms == 1 ? "" : "s", clnet_tuning_clblast_kernels(ctx),
+                 clnet_tuning_clblast_kernels(ctx) == 1 ? "" : "s");
 }
 
 /* Prepares n networks; a name clnet does not know is a usage error (2),
@@ -157,6 +171,7 @@ int main(int argc, char **argv) {
         goto done;
     if (ctx || pctx) {
         fill_device(&r.device, clnet_context_device(ctx ? ctx : pctx));
+        fill_tuning(&r.device, ctx ? ctx : pctx);
     } else {
         clnet_device_info info;
         if (clnet_device_select(o.device, &info) != CLNET_STATUS_OK) {
