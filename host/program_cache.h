@@ -6,8 +6,8 @@
 #include "context.h"
 
 /* Reads CLNET_CACHE_DIR (default $XDG_CACHE_HOME/clnet or
- * ~/.cache/clnet; CLNET_CACHE=0 disables the cache) and CLNET_BINARY_DIR
- * into the context. */
+ * ~/.cache/clnet; CLNET_CACHE=0 disables the cache, which is also off on
+ * PoCL unless CLNET_CACHE=1) and CLNET_BINARY_DIR into the context. */
 void clnet_program_cache_configure(clnet_context *ctx);
 
 /* Builds (source, options) from the entry in dir, if there is a valid one

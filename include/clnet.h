@@ -131,8 +131,10 @@ clnet_status clnet_context_build_all(clnet_context *ctx);
 /* Program binaries. Built programs are cached on disk, keyed by kernel
  * source, build options, platform, device, driver and clnet version, in
  * CLNET_CACHE_DIR (default $XDG_CACHE_HOME/clnet, else ~/.cache/clnet;
- * CLNET_CACHE=0 turns the cache off); a later process loads them instead of
- * compiling, and a corrupt entry is rebuilt. With CLNET_BINARY_DIR set, a
+ * CLNET_CACHE=0 turns the cache off; on PoCL, which caches its kernels
+ * itself, it is off unless CLNET_CACHE=1); a later process loads them
+ * instead of compiling, and a corrupt entry is rebuilt. With
+ * CLNET_BINARY_DIR set, a
  * context never compiles: it loads every program from that folder, as a
  * device without a compiler must. clnet_context_export_programs writes the
  * programs this context has built into such a folder; *count (may be

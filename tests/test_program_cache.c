@@ -91,12 +91,20 @@ static void corrupt_entries(const char *dir) {
     closedir(d);
 }
 
+/* Whether the test device's driver is PoCL (see host/program_cache.c). */
+static int device_is_pocl(void) {
+    const clnet_device_info *d = clnet_context_device(test_context());
+    return strstr(d->platform_name, "Portable Computing Language") != NULL ||
+           strstr(d->device_version, "PoCL") != NULL;
+}
+
 static void second_context_loads_programs_from_the_cache(void **state) {
     (void)state;
     test_context();
     char dir[] = "/tmp/clnet-cache-test-XXXXXX";
     assert_non_null(mkdtemp(dir));
     setenv("CLNET_CACHE_DIR", dir, 1);
+    setenv("CLNET_CACHE", "1", 1); /* on PoCL too, where it is off by default */
     clnet_graph *g = small_graph();
 
     int compiled, from_disk;
@@ -118,6 +126,37 @@ static void second_context_loads_programs_from_the_cache(void **state) {
     run_small(g, &compiled, &from_disk, NULL);
     assert_int_equal(compiled, 0);
 
+    unsetenv("CLNET_CACHE");
+    unsetenv("CLNET_CACHE_DIR");
+    test_remove_dir(dir);
+    clnet_graph_destroy(g);
+}
+
+/* Without CLNET_CACHE, the cache is on except on PoCL, which caches its
+ * kernels itself and compiles every kernel of a program to hand out its
+ * binary. */
+static void cache_is_off_by_default_on_pocl_only(void **state) {
+    (void)state;
+    test_context();
+    char dir[] = "/tmp/clnet-cache-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLNET_CACHE_DIR", dir, 1);
+    unsetenv("CLNET_CACHE");
+    clnet_graph *g = small_graph();
+    int compiled, from_disk;
+    run_small(g, &compiled, &from_disk, NULL);
+    assert_true(compiled > 0);
+    int built = compiled;
+    run_small(g, &compiled, &from_disk, NULL);
+    if (device_is_pocl()) {
+        assert_int_equal(count_entries(dir), 0);
+        assert_int_equal(compiled, built);
+        assert_int_equal(from_disk, 0);
+    } else {
+        assert_int_equal(count_entries(dir), built);
+        assert_int_equal(compiled, 0);
+        assert_int_equal(from_disk, built);
+    }
     unsetenv("CLNET_CACHE_DIR");
     test_remove_dir(dir);
     clnet_graph_destroy(g);
@@ -288,6 +327,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(second_context_loads_programs_from_the_cache),
         cmocka_unit_test(cache_can_be_turned_off),
+        cmocka_unit_test(cache_is_off_by_default_on_pocl_only),
         cmocka_unit_test(binary_only_context_runs_from_exported_programs),
         cmocka_unit_test(binary_only_context_runs_tuned_gemm_configurations),
     };
