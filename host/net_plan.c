@@ -693,6 +693,41 @@ static void touch(clnet_region *r, int step) {
         r->last_step = step;
 }
 
+/* A convolution that adds a residual whose memory dies with it writes its
+ * result over that residual: every kernel that takes a residual reads each
+ * element of it just before writing the same element of the output, so
+ * the output's region can join the residual's. That saves the memory and,
+ * on CPUs, the cache misses of writing to lines not yet in the cache.
+ * Only whole regions of one size are joined, never the convolution's own
+ * input; a chain of residual blocks ends up in one region. */
+static void share_residual_regions(clnet_net *net) {
+    const int n_tensors = net->graph->n_nodes;
+    for (int s = 0; s < net->n_steps; s++) {
+        const clnet_step *st = &net->steps[s];
+        if (st->kind != CLNET_STEP_CONV2D || st->n_in != 2)
+            continue;
+        const clnet_placement *res = &net->placement[st->in[1]];
+        const clnet_placement *out = &net->placement[st->out];
+        const clnet_placement *in = &net->placement[st->in[0]];
+        if (res->region < 0 || out->region < 0 || res->region == out->region ||
+            in->region == res->region || res->offset != 0 || out->offset != 0)
+            continue;
+        clnet_region *r = &net->regions[res->region], *o = &net->regions[out->region];
+        if (r->size != o->size || r->last_step != s || o->first_step != s)
+            continue;
+        const int from = out->region, to = res->region;
+        for (int t = 0; t < n_tensors; t++)
+            if (net->placement[t].region == from)
+                net->placement[t].region = to;
+        if (o->last_step > r->last_step)
+            r->last_step = o->last_step;
+        /* The joined region stays in the list, empty and never alive. */
+        o->size = 0;
+        o->first_step = net->n_steps;
+        o->last_step = -1;
+    }
+}
+
 /* Lifetimes of regions, then offsets: largest regions first, each at the
  * lowest offset that overlaps no region alive at the same time. */
 static clnet_status assign_offsets(clnet_net *net) {
@@ -722,6 +757,7 @@ static clnet_status assign_offsets(clnet_net *net) {
         net->arena_floats_per_image = offset;
         return CLNET_STATUS_OK;
     }
+    share_residual_regions(net);
 
     int n = net->n_regions;
     int *order = malloc((size_t)n * sizeof *order);

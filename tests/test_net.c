@@ -4,6 +4,8 @@
  * and every built-in network end to end. */
 #include "test_util.h"
 
+#include "net.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,6 +786,84 @@ static void memory_reuse_shrinks_the_plan(void **state) {
     clnet_graph_destroy(g);
 }
 
+/* The step that runs a convolution adding the residual tensor `residual`. */
+static const clnet_step *residual_step(const clnet_net *net, clnet_tensor residual) {
+    for (int s = 0; s < net->n_steps; s++)
+        if (net->steps[s].kind == CLNET_STEP_CONV2D && net->steps[s].n_in == 2 &&
+            net->steps[s].in[1] == residual.id)
+            return &net->steps[s];
+    fail_msg("no convolution step adds tensor %d", residual.id);
+    return NULL;
+}
+
+/* A convolution whose residual is read for the last time there writes its
+ * result over the residual's memory; not when the residual is read later,
+ * nor when it is also the convolution's input. Every variant matches the
+ * reference, activations poisoned first. */
+static void dying_residual_is_overwritten_in_place(void **state) {
+    (void)state;
+    clnet_graph *g;
+    clnet_tensor x, t1, s1, s2, s3, t2, s4, y;
+    clnet_layer *a, *b, *c, *d, *e, *add1, *add2, *add3, *add4, *relu1, *relu2;
+    TEST_OK(clnet_graph_create(&g));
+    TEST_OK(clnet_graph_input(g, "x", 5, 7, 6, &x));
+    clnet_conv2d_desc k3 = clnet_conv2d_defaults(5, 3), k1 = clnet_conv2d_defaults(5, 1);
+    TEST_OK(clnet_layer_conv2d(g, "a", &k3, &a));
+    TEST_OK(clnet_layer_conv2d(g, "b", &k1, &b));
+    TEST_OK(clnet_layer_conv2d(g, "c", &k1, &c));
+    TEST_OK(clnet_layer_conv2d(g, "d", &k3, &d));
+    TEST_OK(clnet_layer_conv2d(g, "e", &k3, &e));
+    TEST_OK(clnet_layer_add(g, "add1", &add1));
+    TEST_OK(clnet_layer_add(g, "add2", &add2));
+    TEST_OK(clnet_layer_add(g, "add3", &add3));
+    TEST_OK(clnet_layer_add(g, "add4", &add4));
+    TEST_OK(clnet_layer_activation(g, "relu1", CLNET_ACT_RELU, &relu1));
+    TEST_OK(clnet_layer_activation(g, "relu2", CLNET_ACT_RELU, &relu2));
+    TEST_OK(clnet_layer_call1(a, x, &t1));
+    TEST_OK(clnet_layer_call1(relu1, t1, &t1));
+    TEST_OK(clnet_layer_call1(b, t1, &y));
+    clnet_tensor p1[2] = {y, x}; /* x is read again below */
+    TEST_OK(clnet_layer_call(add1, p1, 2, &s1));
+    clnet_tensor p2[2] = {s1, x};
+    TEST_OK(clnet_layer_call(add2, p2, 2, &s2));
+    TEST_OK(clnet_layer_call1(c, s2, &y));
+    clnet_tensor p3[2] = {y, s2}; /* s2 is also c's input */
+    TEST_OK(clnet_layer_call(add3, p3, 2, &s3));
+    TEST_OK(clnet_layer_call1(d, s3, &t2));
+    TEST_OK(clnet_layer_call1(relu2, t2, &t2));
+    TEST_OK(clnet_layer_call1(e, t2, &y));
+    clnet_tensor p4[2] = {y, s3}; /* s3 dies here */
+    TEST_OK(clnet_layer_call(add4, p4, 2, &s4));
+    TEST_OK(clnet_graph_set_outputs(g, &s4, 1));
+    randomize_weights(g, 77);
+
+    const clnet_conv_algo algos[] = {CLNET_CONV_AUTO, CLNET_CONV_IM2COL_GEMM};
+    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
+        clnet_net_options o = clnet_net_options_default();
+        o.conv_algo = algos[i];
+        clnet_net *net;
+        TEST_OK(clnet_net_create(test_context(), g, &o, &net));
+        const clnet_step *sb = residual_step(net, x), *sc = residual_step(net, s2);
+        const clnet_step *se = residual_step(net, s3);
+        assert_int_not_equal(net->placement[sb->out].region, net->placement[x.id].region);
+        assert_int_not_equal(net->placement[sc->out].region, net->placement[s2.id].region);
+        assert_int_equal(net->placement[se->out].region, net->placement[s3.id].region);
+        clnet_net_destroy(net);
+        check_graph(g, &o, 1, TOL_NETWORK, "residual in place");
+        check_graph(g, &o, 3, TOL_NETWORK, "residual in place");
+    }
+    /* Without memory reuse nothing is shared. */
+    clnet_net_options o = clnet_net_options_default();
+    o.reuse_memory = 0;
+    clnet_net *net;
+    TEST_OK(clnet_net_create(test_context(), g, &o, &net));
+    const clnet_step *se = residual_step(net, s3);
+    assert_int_not_equal(net->placement[se->out].region, net->placement[s3.id].region);
+    clnet_net_destroy(net);
+    check_graph(g, &o, 2, TOL_NETWORK, "residual, no reuse");
+    clnet_graph_destroy(g);
+}
+
 static void run_rejects_bad_arguments(void **state) {
     (void)state;
     clnet_graph *g = conv_bn_relu_graph(0);
@@ -879,6 +959,7 @@ int main(void) {
         cmocka_unit_test(resnet_v2_networks_match_reference),
         cmocka_unit_test(densenet_and_ynet_match_reference),
         cmocka_unit_test(builtin_network_with_softmax_matches_reference),
+        cmocka_unit_test(dying_residual_is_overwritten_in_place),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     test_context_release();
