@@ -91,6 +91,13 @@ static void corrupt_entries(const char *dir) {
     closedir(d);
 }
 
+/* Makes dir (a mkdtemp template) a fresh folder and the cache folder of
+ * the contexts opened next. */
+static void use_fresh_cache(char *dir) {
+    assert_non_null(mkdtemp(dir));
+    setenv("CLNET_CACHE_DIR", dir, 1);
+}
+
 /* Whether the test device's driver is PoCL (see host/program_cache.c). */
 static int device_is_pocl(void) {
     const clnet_device_info *d = clnet_context_device(test_context());
@@ -102,8 +109,7 @@ static void second_context_loads_programs_from_the_cache(void **state) {
     (void)state;
     test_context();
     char dir[] = "/tmp/clnet-cache-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CLNET_CACHE_DIR", dir, 1);
+    use_fresh_cache(dir);
     setenv("CLNET_CACHE", "1", 1); /* on PoCL too, where it is off by default */
     clnet_graph *g = small_graph();
 
@@ -139,8 +145,7 @@ static void cache_is_off_by_default_on_pocl_only(void **state) {
     (void)state;
     test_context();
     char dir[] = "/tmp/clnet-cache-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CLNET_CACHE_DIR", dir, 1);
+    use_fresh_cache(dir);
     unsetenv("CLNET_CACHE");
     clnet_graph *g = small_graph();
     int compiled, from_disk;
@@ -166,8 +171,7 @@ static void cache_can_be_turned_off(void **state) {
     (void)state;
     test_context();
     char dir[] = "/tmp/clnet-cache-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    setenv("CLNET_CACHE_DIR", dir, 1);
+    use_fresh_cache(dir);
     setenv("CLNET_CACHE", "0", 1);
     clnet_graph *g = small_graph();
     int compiled, from_disk;
