@@ -182,16 +182,7 @@ static clnet_status tune_call(clnet_context *ctx, const clnet_gemm_call *call, i
     }
     if (s != CLNET_STATUS_OK || best < 0)
         return s;
-    entry->kernel = call->key.kernel == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
-    entry->m = call->key.m;
-    entry->n = call->key.n;
-    entry->k = call->key.k;
-    entry->batch = call->key.batch;
-    entry->prologue = call->key.prologue;
-    clnet_gemm_config_text(&cands[best], entry->config, sizeof entry->config);
-    entry->is_default = best == 0;
-    entry->ms = ms[best];
-    entry->default_ms = ms[0];
+    clnet_gemm_entry_describe(ctx, &call->key, &cands[best], ms[best], ms[0], entry);
     return clnet_tuning_put_gemm(ctx, &call->key, &cands[best], ms[best], ms[0]);
 }
 

@@ -168,21 +168,13 @@ clnet_status clnet_tuning_gemm_entry_at(const clnet_context *ctx, int index,
                           "clnet_tuning_gemm_entry_at: ctx and out must not be NULL");
     clnet_gemm_key key;
     clnet_gemm_config config;
-    if (!ctx->tuning || !clnet_gemm_table_entry(ctx->tuning->gemm, index, &key, &config, &out->ms,
-                                                &out->default_ms))
+    double ms, default_ms;
+    if (!ctx->tuning ||
+        !clnet_gemm_table_entry(ctx->tuning->gemm, index, &key, &config, &ms, &default_ms))
         return clnet_fail(CLNET_STATUS_NOT_FOUND,
                           "the tuning table has %d GEMM entries; no entry %d",
                           clnet_tuning_gemm_count(ctx), index);
-    out->kernel = key.kernel == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
-    out->m = key.m;
-    out->n = key.n;
-    out->k = key.k;
-    out->batch = key.batch;
-    out->prologue = key.prologue;
-    clnet_gemm_config_text(&config, out->config, sizeof out->config);
-    clnet_gemm_config default_config;
-    out->is_default = clnet_gemm_candidates(ctx, key.kernel, &default_config, 1) > 0 &&
-                      memcmp(default_config.p, config.p, sizeof config.p) == 0;
+    clnet_gemm_entry_describe(ctx, &key, &config, ms, default_ms, out);
     return CLNET_STATUS_OK;
 }
 

@@ -72,6 +72,12 @@ int clnet_tuning_gemm_config(const clnet_context *ctx, const clnet_gemm_key *key
 clnet_status clnet_tuning_put_gemm(clnet_context *ctx, const clnet_gemm_key *key,
                                    const clnet_gemm_config *config, double ms, double default_ms);
 
+/* The public description of an entry (clnet_tuning_gemm_entry): kernel
+ * name, sizes, configuration text and whether it is ctx's default. */
+void clnet_gemm_entry_describe(const clnet_context *ctx, const clnet_gemm_key *key,
+                               const clnet_gemm_config *config, double ms, double default_ms,
+                               clnet_tuning_gemm_entry *out);
+
 /* The GEMM section itself (tuning_gemm.c), which tuning.c keeps in its
  * table and reads and writes with the rest of the file. */
 typedef struct clnet_gemm_table clnet_gemm_table;

@@ -36,6 +36,23 @@ static const char *kernel_name(clnet_gemm_kernel k) {
     return k == CLNET_GEMM_KERNEL_BLOCK ? "gemm_block" : "gemm_tiled";
 }
 
+void clnet_gemm_entry_describe(const clnet_context *ctx, const clnet_gemm_key *key,
+                               const clnet_gemm_config *config, double ms, double default_ms,
+                               clnet_tuning_gemm_entry *out) {
+    out->kernel = kernel_name(key->kernel);
+    out->m = key->m;
+    out->n = key->n;
+    out->k = key->k;
+    out->batch = key->batch;
+    out->prologue = key->prologue;
+    clnet_gemm_config_text(config, out->config, sizeof out->config);
+    clnet_gemm_config default_config;
+    out->is_default = clnet_gemm_candidates(ctx, key->kernel, &default_config, 1) > 0 &&
+                      memcmp(default_config.p, config->p, sizeof config->p) == 0;
+    out->ms = ms;
+    out->default_ms = default_ms;
+}
+
 void clnet_gemm_table_free(clnet_gemm_table *t) {
     if (!t)
         return;

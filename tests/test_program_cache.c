@@ -34,24 +34,36 @@ static clnet_graph *small_graph(void) {
     return g;
 }
 
+/* Runs g (one input, one output) at batch 2 on ctx on random images, and
+ * checks it against the reference. */
+static void run_checked(clnet_context *ctx, clnet_graph *g) {
+    clnet_shape in_shape, out_shape;
+    TEST_OK(clnet_tensor_shape(g, clnet_graph_input_at(g, 0), &in_shape));
+    TEST_OK(clnet_tensor_shape(g, clnet_graph_output_at(g, 0), &out_shape));
+    size_t n_in = 2 * clnet_shape_size(in_shape), n_out = 2 * clnet_shape_size(out_shape);
+    float *in = test_alloc(n_in), *out = test_alloc_poisoned(n_out);
+    float *ref = test_alloc_poisoned(n_out);
+    test_rng rng = {5};
+    test_fill_uniform(&rng, in, n_in, -1, 1);
+    clnet_net *net;
+    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
+    const float *ins[1] = {in};
+    float *outs[1] = {out}, *refs[1] = {ref};
+    TEST_OK(clnet_net_run(net, 2, ins, outs));
+    TEST_OK(clnet_graph_run_reference(g, 2, ins, refs));
+    test_assert_close("network", ref, out, n_out, 1e-5);
+    clnet_net_destroy(net);
+    free(ref);
+    free(out);
+    free(in);
+}
+
 /* Opens a context with the current environment, runs the small network on
  * it, checks the result, and returns the context's program counts. */
 static void run_small(clnet_graph *g, int *compiled, int *from_disk, clnet_context **keep) {
     clnet_context *ctx;
     TEST_OK(clnet_context_create(NULL, NULL, &ctx));
-    clnet_net *net;
-    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
-    float in[2 * 3 * 81], out[2 * 4], ref[2 * 4];
-    test_rng rng = {5};
-    test_fill_uniform(&rng, in, sizeof in / sizeof in[0], -1, 1);
-    for (int i = 0; i < 8; i++)
-        out[i] = TEST_POISON;
-    const float *ins[1] = {in};
-    float *outs[1] = {out}, *refs[1] = {ref};
-    TEST_OK(clnet_net_run(net, 2, ins, outs));
-    TEST_OK(clnet_graph_run_reference(g, 2, ins, refs));
-    test_assert_close("small network", ref, out, 8, 1e-5);
-    clnet_net_destroy(net);
+    run_checked(ctx, g);
     clnet_context_program_counts(ctx, compiled, from_disk);
     if (keep)
         *keep = ctx;
@@ -252,23 +264,6 @@ static clnet_graph *pointwise_graph(void) {
     TEST_OK(clnet_graph_set_outputs(g, &y, 1));
     TEST_OK(clnet_graph_init_weights(g, 4));
     return g;
-}
-
-/* Runs g at batch 2 on ctx and checks it against the reference. */
-static void run_checked(clnet_context *ctx, clnet_graph *g) {
-    clnet_net *net;
-    TEST_OK(clnet_net_create(ctx, g, NULL, &net));
-    float in[2 * 6 * 81], out[2 * 4], ref[2 * 4];
-    test_rng rng = {6};
-    test_fill_uniform(&rng, in, sizeof in / sizeof in[0], -1, 1);
-    for (int i = 0; i < 8; i++)
-        out[i] = TEST_POISON;
-    const float *ins[1] = {in};
-    float *outs[1] = {out}, *refs[1] = {ref};
-    TEST_OK(clnet_net_run(net, 2, ins, outs));
-    TEST_OK(clnet_graph_run_reference(g, 2, ins, refs));
-    test_assert_close("pointwise network", ref, out, 8, 1e-5);
-    clnet_net_destroy(net);
 }
 
 /* A tuning table that gives a GEMM shape a configuration other than the
